@@ -1,0 +1,3 @@
+from denselab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,349 @@
+"""The `denselab` command line. Study options are generated from each study's `Config` dataclass: every
+field becomes `--field-name`, typed from its annotation, documented by its docstring, defaulted by the
+chosen `--preset`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from denselab import __version__
+from denselab.config import (PRESET_NAMES, Runtime, default_data_dir, default_out, field_docs, is_complete,
+                             prepare_out_dir, resolve, run_record)
+from denselab.io import read_json
+from denselab.errors import DenselabError
+from denselab.studies import STUDIES, load_study
+
+# fields that the shared options already cover
+_SHARED_FIELDS = {"seed"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the contract's error format: one `denselab: error:` line, exit 2, no usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        self.exit(2, f"denselab: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+_SCALARS: dict[Any, Callable[[str], Any]] = {int: _int, float: _float, str: str, bool: _parse_bool}
+
+
+def _option_spec(tp: Any) -> dict[str, Any]:
+    """argparse keyword arguments for a field annotation (int, float, str, bool, Literal, Optional, tuples)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _option_spec(args[0])
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        return {"type": type(choices[0]), "choices": choices}
+    if origin in (tuple, list):
+        inner = typing.get_args(tp)[0]
+        spec = _option_spec(inner)
+        return {**spec, "nargs": "+"}
+    if tp is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if tp in _SCALARS:
+        return {"type": _SCALARS[tp], "metavar": {int: "N", float: "X", str: "TEXT"}[tp]}
+    raise TypeError(f"no CLI mapping for annotation {tp!r}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value)) if value else "none"
+    return "none" if value is None else str(value)
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_cls: type, presets: dict[str, dict]) -> None:
+    """One `--field-name` per dataclass field; help = the field's docstring plus its value per preset."""
+    docs = field_docs(config_cls)
+    hints = typing.get_type_hints(config_cls)
+    group = parser.add_argument_group(f"{parser.prog.split()[-1]} settings (default: the --preset's value)")
+    for f in dataclasses.fields(config_cls):
+        if f.name in _SHARED_FIELDS:
+            continue
+        spec = _option_spec(hints[f.name])
+        values = {p: presets[p].get(f.name, f.default) for p in presets}
+        per_preset = ", ".join(f"{p}: {_fmt(v)}" for p, v in values.items())
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg.{f.name}", default=argparse.SUPPRESS,
+                           help=f"{docs.get(f.name, '')} [{per_preset}]".replace("%", "%%"), **spec)
+
+
+def add_shared_options(parser: argparse.ArgumentParser, command: str, study: bool = True,
+                       files: bool = True) -> None:
+    """The options every study command takes (CONTRACT.md), plus --force and --debug.
+
+    `study=False` drops --preset/--seed/--force; `files=False` (apply, eval) also drops --out/--data-dir."""
+    g = parser.add_argument_group("shared options")
+    if files:
+        g.add_argument("--out", metavar="DIR", help=f"where everything this command writes goes "
+                       f"[default: runs/{command.replace(' ', '-')}-<YYYYmmdd-HHMMSS>]")
+    if study:
+        g.add_argument("--preset", choices=PRESET_NAMES, default="full",
+                       help="full = the assignment's settings; quick = a minutes-long smoke run of the same code "
+                            "[default: full]")
+        g.add_argument("--seed", type=_int, default=0, metavar="N",
+                       help="one seed drives every random choice (init, data order, subsets) [default: 0]")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to train: auto picks CUDA when present [default: auto]")
+    if files:
+        g.add_argument("--data-dir", metavar="DIR", default=None,
+                       help="folder holding mnist/ and speech/ [default: $DENSELAB_DATA, else ./data]")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    if study:
+        g.add_argument("--force", action="store_true",
+                       help="reuse --out even if it holds results of a different config (they are overwritten)")
+    g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def _runtime(args: argparse.Namespace) -> Runtime:
+    from denselab.training import resolve_device
+
+    return Runtime(device=resolve_device(args.device), data_dir=args.data_dir or default_data_dir(),
+                   quiet=args.quiet)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values = {k[4:]: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items() if k.startswith("cfg.")}
+    if getattr(args, "seed", None) is not None:
+        values["seed"] = args.seed
+    return values
+
+
+def run_study(name: str, preset: str, overrides: dict[str, Any], out_dir: str | os.PathLike, runtime: Runtime,
+              force: bool = False, command: str | None = None) -> dict:
+    """Resolve the config, prepare `out_dir` (config.json, resume check) and run the study."""
+    module = load_study(name)
+    if module is None:
+        raise DenselabError(f"{name} is not implemented yet")
+    config = resolve(module.Config, module.PRESETS, preset, overrides)
+    record = run_record(command or name, config, runtime, preset)
+    if not force and is_complete(out_dir, record):
+        if not runtime.quiet:
+            print(f"denselab: {command or name} already complete in {out_dir}; reusing it (--force reruns)",
+                  file=sys.stderr)
+        return read_json(Path(out_dir) / "summary.json")
+    out = prepare_out_dir(out_dir, record, force=force)
+    return module.run(config, out, runtime)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    out = args.out or default_out(args.command_name)
+    summary = run_study(args.study, args.preset, _overrides(args), out, _runtime(args), args.force,
+                        command=args.command_name)
+    _print_done(out, summary)
+    return 0
+
+
+def _print_done(out: str | os.PathLike, summary: dict) -> None:
+    keys = [k for k in ("test_accuracy", "validation_snr_db", "epochs", "train_seconds") if k in summary]
+    facts = ", ".join(f"{k} = {summary[k]:.4g}" if isinstance(summary[k], float) else f"{k} = {summary[k]}"
+                      for k in keys)
+    print(f"denselab: done{': ' + facts if facts else ''}. Results in {out}")
+
+
+def _cmd_not_built(args: argparse.Namespace) -> int:
+    raise DenselabError(f"{args.command_name} is not implemented yet")
+
+
+def _cmd_all(args: argparse.Namespace) -> int:
+    from denselab.pipeline import run_all
+
+    out = args.out or default_out("all")
+    run_all(out, args.preset, args.seed, _runtime(args), force=args.force)
+    print(f"denselab: done. Report: {Path(out) / 'report.html'}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from denselab.report import build_report
+
+    paths = build_report(args.dir, quiet=args.quiet)
+    print(f"denselab: report written: {', '.join(map(str, paths))}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from denselab.bench import run_bench
+
+    out = args.out or default_out("bench")
+    run_bench(out, _runtime(args), suite=args.suite, seed=args.seed)
+    print(f"denselab: bench results in {Path(out) / 'bench.json'}")
+    return 0
+
+
+def _require(name: str, command: str) -> None:
+    if load_study(name) is None:
+        raise DenselabError(f"{command} is not implemented yet")
+
+
+def _cmd_denoise_apply(args: argparse.Namespace) -> int:
+    _require("denoise", "denoise apply")
+    from denselab.studies.denoise import apply_files
+
+    if (args.output is None) == (args.out_dir is None):
+        raise DenselabError("give exactly one of -o OUT.wav (one input) or --out-dir DIR")
+    if args.output is not None and len(args.inputs) != 1:
+        raise DenselabError("-o OUT.wav takes one input file; use --out-dir DIR for several")
+    from denselab.training import resolve_device
+
+    written = apply_files(args.model, args.inputs, output=args.output, out_dir=args.out_dir,
+                          device=resolve_device(args.device), quiet=args.quiet)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_denoise_eval(args: argparse.Namespace) -> int:
+    import json
+
+    _require("denoise", "denoise eval")
+    from denselab.studies.denoise import evaluate_files
+    from denselab.training import resolve_device
+
+    result = evaluate_files(args.model, args.noisy, args.clean, device=resolve_device(args.device))
+    from denselab.io import to_jsonable
+
+    print(json.dumps(to_jsonable(result), allow_nan=False))
+    return 0
+
+
+STUDY_HELP = {
+    "mnist": "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer",
+    "denoise": "Study 2: speech denoising with a fully connected net on STFT magnitudes",
+    "optim": "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets",
+    "dropout": "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam",
+}
+
+
+def _add_study_parser(sub, name: str, command: str, help_text: str) -> argparse.ArgumentParser:
+    module = load_study(name)
+    p = sub.add_parser(command.split()[-1], help=help_text, description=help_text,
+                       )
+    add_shared_options(p, command)
+    if module is not None:
+        add_config_options(p, module.Config, module.PRESETS)
+        p.set_defaults(handler=_cmd_study)
+    else:
+        p.set_defaults(handler=_cmd_not_built)
+    p.set_defaults(study=name, command_name=command)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="denselab", description=(
+        "Four studies of fully connected networks (Deep Learning Systems, Homework 1), ending in one report. "
+        "Start with `denselab all --preset quick --out runs/q`."))
+    parser.add_argument("--version", action="version", version=f"denselab {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
+
+    _add_study_parser(sub, "mnist", "mnist", STUDY_HELP["mnist"])
+
+    dn = sub.add_parser("denoise", help=STUDY_HELP["denoise"], description=STUDY_HELP["denoise"])
+    dsub = dn.add_subparsers(title="denoise commands", metavar="ACTION", parser_class=_Parser, required=True)
+    _add_study_parser(dsub, "denoise", "denoise train",
+                      "train a denoiser on a clean/noisy pair, validate on the held-out end, denoise the test files")
+    ap = dsub.add_parser("apply", help="denoise WAV files with a trained model.pt",
+                         description="Denoise any WAV (any length and sample rate; stereo is down-mixed) with a "
+                                     "trained model; the output keeps the input's sample rate and length.")
+    ap.add_argument("--model", required=True, metavar="PT", help="model.pt written by `denselab denoise train`")
+    ap.add_argument("inputs", nargs="+", metavar="IN.wav", help="noisy WAV file(s) to denoise")
+    ap.add_argument("-o", "--output", metavar="OUT.wav", help="output file (one input only)")
+    ap.add_argument("--out-dir", metavar="DIR", help="write <stem>_denoised.wav for each input here")
+    add_shared_options(ap, "denoise apply", study=False, files=False)
+    ap.set_defaults(handler=_cmd_denoise_apply, command_name="denoise apply")
+    ev = dsub.add_parser("eval", help="SNR of a denoised noisy file against its clean reference (JSON on stdout)",
+                         description="Denoise X with the model and print one JSON object: "
+                                     '{"snr_db": .., "input_snr_db": .., "gain_db": ..}.')
+    ev.add_argument("--model", required=True, metavar="PT", help="model.pt written by `denselab denoise train`")
+    ev.add_argument("--noisy", required=True, metavar="X.wav", help="noisy recording")
+    ev.add_argument("--clean", required=True, metavar="S.wav", help="clean reference of the same recording")
+    add_shared_options(ev, "denoise eval", study=False, files=False)
+    ev.set_defaults(handler=_cmd_denoise_eval, command_name="denoise eval")
+
+    _add_study_parser(sub, "optim", "optim", STUDY_HELP["optim"])
+    _add_study_parser(sub, "dropout", "dropout", STUDY_HELP["dropout"])
+
+    al = sub.add_parser("all", help="run the four studies, then build the report",
+                        description="Run the four studies into OUT/mnist, OUT/denoise, OUT/optim, OUT/dropout "
+                                    "(studies already complete there are skipped), then write OUT/report.ipynb "
+                                    "and OUT/report.html.")
+    add_shared_options(al, "all")
+    al.set_defaults(handler=_cmd_all, command_name="all")
+
+    rp = sub.add_parser("report", help="(re)build the report from results already in DIR; trains nothing",
+                        description="Build DIR/report.ipynb (executed) and the self-contained DIR/report.html "
+                                    "from the study results in DIR/mnist, DIR/denoise, DIR/optim, DIR/dropout.")
+    rp.add_argument("dir", metavar="DIR", help="a folder written by `denselab all`")
+    rp.add_argument("--quiet", action="store_true", help="no progress output")
+    rp.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    rp.set_defaults(handler=_cmd_report, command_name="report")
+
+    be = sub.add_parser("bench", help="measure SGEMM peak, training FLOP/s, time to 98.5%%, denoiser speed",
+                        description="Write OUT/bench.json and print a table of this machine's training speed.")
+    be.add_argument("--suite", action="store_true", help="also time each study's full preset (long)")
+    be.add_argument("--seed", type=_int, default=0, metavar="N", help="seed for the timed runs [default: 0]")
+    add_shared_options(be, "bench", study=False)
+    be.set_defaults(handler=_cmd_bench, command_name="bench")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    # SIGTERM behaves like Ctrl-C: finished work is already on disk, partial work is redone on resume.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return int(args.handler(args) or 0)
+    except DenselabError as e:
+        if debug:
+            raise
+        print(f"denselab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None)
+        hint = (f"run the same command again with --out {out} to resume" if out
+                else "run the same command again with the same --out to resume")
+        print(f"\ndenselab: interrupted; finished work is saved: {hint}", file=sys.stderr)
+        return 130
+    except Exception as e:  # an internal failure, not the user's fault
+        if debug:
+            raise
+        print(f"denselab: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

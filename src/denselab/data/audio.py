@@ -1,0 +1,72 @@
+"""Audio I/O and the assignment's STFT features (n_fft 1024, hop 512 -> 513 frequency bins)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from denselab.errors import DenselabError
+
+N_FFT = 1024
+HOP = 512
+N_BINS = N_FFT // 2 + 1  # 513
+
+
+def load_wav(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
+    """Any file soundfile reads -> (mono float32 samples in [-1, 1], sample rate).
+
+    Stereo is down-mixed by averaging channels; with `sr` the signal is resampled to it. Missing,
+    unreadable, empty or non-finite audio is a `DenselabError` naming the file."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise DenselabError(f"audio file not found: {path}")
+    try:
+        y, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for non-audio
+        raise DenselabError(f"cannot read {path} as audio: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if y.size == 0:
+        raise DenselabError(f"{path} holds no audio samples")
+    y = y.mean(axis=1)
+    if not np.all(np.isfinite(y)):
+        raise DenselabError(f"{path} holds NaN or infinite samples")
+    if sr is not None and sr != file_sr:
+        y = resample(y, file_sr, sr)
+        file_sr = sr
+    return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
+
+
+def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling (librosa/soxr)."""
+    import librosa
+
+    if orig_sr == target_sr:
+        return y
+    return librosa.resample(np.asarray(y, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr).astype(np.float32)
+
+
+def stft(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP) -> np.ndarray:
+    """Complex STFT, (n_fft/2 + 1, frames): `librosa.stft(y, n_fft=1024, hop_length=512)` as assigned."""
+    import librosa
+
+    return librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)
+
+
+def istft(spec: np.ndarray, length: int, hop_length: int = HOP) -> np.ndarray:
+    """Inverse of `stft` with the same parameters, trimmed/padded to `length` samples."""
+    import librosa
+
+    n_fft = 2 * (spec.shape[0] - 1)
+    return librosa.istft(spec, hop_length=hop_length, n_fft=n_fft, length=length).astype(np.float32)
+
+
+def snr_db(clean: np.ndarray, estimate: np.ndarray) -> float:
+    """The assignment's SNR, 10·log10(Σs² / Σ(s−ŝ)²), with a 1e-20 guard on both sums."""
+    s = np.asarray(clean, dtype=np.float64)
+    e = np.asarray(estimate, dtype=np.float64)
+    n = min(len(s), len(e))
+    s, e = s[:n], e[:n]
+    return float(10.0 * np.log10((np.sum(s ** 2) + 1e-20) / (np.sum((s - e) ** 2) + 1e-20)))

@@ -1,0 +1,156 @@
+"""MNIST-format IDX files: read (raw or .gz), validate, normalise, and download when absent.
+
+Nothing here assumes the images are digits: any 10-class dataset in the same four-file IDX layout works.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from denselab.errors import DenselabError
+from denselab.io import atomic_path
+
+# role -> standard file name (without .gz)
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+# MD5 of the *unzipped* original files: one check serves both raw and .gz copies.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+MEAN, STD = 0.1307, 0.3081  # pixel mean / std of the MNIST training set, pixels scaled to [0, 1]
+NUM_CLASSES = 10
+
+# IDX type byte -> numpy big-endian dtype
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass(frozen=True)
+class Mnist:
+    """Raw dataset: images uint8 (N, H, W), labels int64 (N,)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def _open_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DenselabError(f"cannot read {path}: {e}") from None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (raw or gzip) into an array, checking the magic number and the data length."""
+    path = Path(path)
+    data = _open_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES or data[3] == 0:
+        raise DenselabError(f"{path} is not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DenselabError(f"{path} is truncated (header cut short)")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise DenselabError(f"{path} is truncated or padded: header says {shape} "
+                            f"({expected} bytes of data), file holds {len(data) - header}")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _missing_message(folder: Path, reason: str) -> str:
+    names = ", ".join(MNIST_FILES.values())
+    return f"MNIST files not found in {folder} ({reason}); put the four IDX files there (raw or .gz): {names}"
+
+
+def download_mnist(folder: str | os.PathLike, timeout: float = 30.0) -> None:
+    """Download the four original files into `folder` (as .gz) and verify their MD5; atomic per file."""
+    folder = Path(folder)
+    for name, md5 in MNIST_MD5.items():
+        if _find(folder, name):
+            continue
+        errors = []
+        for mirror in MIRRORS:
+            try:
+                with urllib.request.urlopen(mirror + name + ".gz", timeout=timeout) as r:
+                    blob = r.read()
+                if hashlib.md5(gzip.decompress(blob)).hexdigest() != md5:
+                    errors.append(f"{mirror}: checksum mismatch")
+                    continue
+                with atomic_path(folder / f"{name}.gz") as tmp:
+                    tmp.write_bytes(blob)
+                break
+            except (urllib.error.URLError, OSError, EOFError, gzip.BadGzipFile, ValueError) as e:
+                errors.append(f"{mirror}: {e}")
+        else:
+            raise DenselabError(_missing_message(folder, f"download of {name} failed: {errors[-1]}"))
+
+
+def load_mnist(folder: str | os.PathLike, download: bool = True) -> Mnist:
+    """Load and validate the four IDX files from `folder`, downloading them first when absent."""
+    folder = Path(folder)
+    missing = [n for n in MNIST_FILES.values() if _find(folder, n) is None]
+    if missing and download:
+        download_mnist(folder)
+        missing = [n for n in MNIST_FILES.values() if _find(folder, n) is None]
+    if missing:
+        raise DenselabError(_missing_message(folder, "missing " + ", ".join(missing)))
+    arrays = {role: read_idx(_find(folder, name)) for role, name in MNIST_FILES.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1:
+            raise DenselabError(f"{split} files in {folder} have shapes {images.shape} and {labels.shape}; "
+                                f"expected images (N, H, W) and labels (N,)")
+        if len(images) != len(labels):
+            raise DenselabError(f"{split} images and labels in {folder} disagree: "
+                                f"{len(images)} images but {len(labels)} labels")
+        if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+            raise DenselabError(f"{split} labels in {folder} must lie in 0..{NUM_CLASSES - 1}, "
+                                f"found {labels.min()}..{labels.max()}")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DenselabError(f"train and test images in {folder} differ in size")
+    return Mnist(*(torch.from_numpy(arrays[r].astype(np.uint8 if "images" in r else np.int64))
+                   for r in MNIST_FILES))
+
+
+def normalize(images: torch.Tensor, mean: float = MEAN, std: float = STD) -> torch.Tensor:
+    """uint8 (N, H, W) -> float32 (N, H*W), scaled to [0, 1] then standardised."""
+    x = images.reshape(len(images), -1).float().div_(255.0)
+    return x.sub_(mean).div_(std)
+
+
+def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
+    """(mean, std) of the pixels scaled to [0, 1], for `normalize` on datasets other than MNIST."""
+    x = images.float().div(255.0)
+    return float(x.mean()), float(x.std())

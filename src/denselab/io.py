@@ -1,0 +1,110 @@
+"""Crash-safe result files: every write goes to a temp file in the same folder and is renamed into place,
+so a run killed at any moment leaves either the old complete file or the new complete file, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success it is fsynced and renamed onto `path`.
+
+    The temp file is `.<name>.<random>.tmp`: a leftover from a SIGKILL never matches `*.json`, `*.pt`
+    or `*.wav`, so it is never mistaken for a result. Writers that pick a format from the extension
+    must be told the format explicitly."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Strict-JSON version of `obj`: non-finite floats become None, numpy/torch scalars and arrays become
+    Python numbers and lists, paths become strings, dataclass-like tuples become lists."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if hasattr(obj, "tolist"):  # torch tensors
+        return to_jsonable(obj.tolist())
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write `obj` as strict JSON (NaN/Inf -> null), indented for people to read."""
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file written by `write_json`."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically `torch.save` a checkpoint dict."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Atomically write a compressed .npz."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return Path(path)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Atomically save a matplotlib figure (format from the suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return Path(path)
+
+
+def save_wav(path: str | os.PathLike, y: np.ndarray, sr: int) -> Path:
+    """Atomically write a 16-bit PCM WAV; samples are clipped to [-1, 1] first."""
+    import soundfile as sf
+
+    y = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, y, int(sr), subtype="PCM_16", format="WAV")
+    return Path(path)

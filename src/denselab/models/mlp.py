@@ -1,0 +1,113 @@
+"""One fully connected network builder: widths, activation, initialisation, dropout.
+
+The network is an `nn.Sequential` of blocks, one per weight layer. Block i is
+`[Dropout(p_i)] -> Linear(widths[i], widths[i+1]) -> activation`, so dropout acts on each layer's *input*
+(the assignment's placement: 0.2 on the pixels, 0.5 on every hidden representation). The last block ends in
+`output_activation` (none for classifiers: logits; softplus/relu/sigmoid for the denoiser).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "sigmoid": nn.Sigmoid,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+    "identity": nn.Identity,
+}
+
+
+def _normal(weight: torch.Tensor, std: float) -> None:
+    nn.init.normal_(weight, mean=0.0, std=std)
+
+
+def _xavier(weight: torch.Tensor, std: float) -> None:
+    # Glorot & Bengio (2010), normal form: Var(W) = 2 / (fan_in + fan_out).
+    nn.init.xavier_normal_(weight)
+
+
+def _he(weight: torch.Tensor, std: float) -> None:
+    # He et al. (2015), normal form for ReLU: Var(W) = 2 / fan_in. nn.Linear stores W as (fan_out, fan_in).
+    nn.init.kaiming_normal_(weight, mode="fan_in", nonlinearity="relu")
+
+
+# name -> in-place initialiser of one Linear weight; `std` is only used by "normal".
+INITS: dict[str, Callable[[torch.Tensor, float], None]] = {"normal": _normal, "xavier": _xavier, "he": _he}
+
+
+def init_variance(init: str, fan_in: int, fan_out: int, std: float = 0.01) -> float:
+    """The weight variance each initialiser targets (used by the tests and the report)."""
+    return {"normal": std ** 2, "xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in}[init]
+
+
+def dropout_rates(n_layers: int, input_rate: float, hidden_rate: float) -> list[float]:
+    """Per-layer input dropout: `input_rate` before the first layer, `hidden_rate` before every later one."""
+    return [input_rate] + [hidden_rate] * (n_layers - 1)
+
+
+def build_mlp(
+    widths: Sequence[int],
+    activation: str = "relu",
+    init: str = "he",
+    dropout: float | Sequence[float] = 0.0,
+    output_activation: str | None = None,
+    init_std: float = 0.01,
+) -> nn.Sequential:
+    """A fully connected net `widths[0] -> ... -> widths[-1]` with zero biases.
+
+    `dropout` is one rate for every layer input or a rate per weight layer (`len(widths) - 1` values)."""
+    if len(widths) < 2 or any(int(w) < 1 for w in widths):
+        raise ValueError(f"widths must list at least 2 positive sizes, got {list(widths)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r} (choose from {', '.join(INITS)})")
+    if output_activation is not None and output_activation not in ACTIVATIONS:
+        raise ValueError(f"unknown output activation {output_activation!r}")
+    n_layers = len(widths) - 1
+    rates = [float(dropout)] * n_layers if isinstance(dropout, (int, float)) else [float(p) for p in dropout]
+    if len(rates) != n_layers or not all(0.0 <= p < 1.0 for p in rates):
+        raise ValueError(f"dropout needs {n_layers} rates in [0, 1), got {rates}")
+
+    blocks = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers: list[nn.Module] = []
+        if rates[i] > 0:
+            layers.append(nn.Dropout(rates[i]))
+        linear = nn.Linear(int(fan_in), int(fan_out))
+        INITS[init](linear.weight, init_std)
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        last = i == n_layers - 1
+        act = output_activation if last else activation
+        if act is not None and act != "identity":
+            layers.append(ACTIVATIONS[act]())
+        blocks.append(nn.Sequential(*layers))
+    return nn.Sequential(*blocks)
+
+
+def layer_outputs(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every block's output for input `x` (N, widths[0]): the hidden layers after their activation, then
+    the output layer (logits for a classifier). Runs the model as it is (call `model.eval()` first)."""
+    outs = []
+    for block in model:
+        x = block(x)
+        outs.append(x)
+    return outs
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def linear_layers(model: nn.Sequential) -> list[nn.Linear]:
+    """The Linear modules in order (one per block)."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
