@@ -208,13 +208,12 @@ def _require(name: str, command: str) -> None:
 
 
 def _cmd_denoise_apply(args: argparse.Namespace) -> int:
-    _require("denoise", "denoise apply")
-    from denselab.studies.denoise import apply_files
-
     if (args.output is None) == (args.out_dir is None):
         raise DenselabError("give exactly one of -o OUT.wav (one input) or --out-dir DIR")
     if args.output is not None and len(args.inputs) != 1:
         raise DenselabError("-o OUT.wav takes one input file; use --out-dir DIR for several")
+    _require("denoise", "denoise apply")
+    from denselab.studies.denoise import apply_files
     from denselab.training import resolve_device
 
     written = apply_files(args.model, args.inputs, output=args.output, out_dir=args.out_dir,

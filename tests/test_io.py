@@ -1,0 +1,101 @@
+"""Results helpers and config plumbing: strict atomic JSON, config docs, presets, resume checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denselab.config import Runtime, field_docs, is_complete, prepare_out_dir, resolve, run_record
+from denselab.errors import DenselabError
+from denselab.io import atomic_path, read_json, save_npz, write_json
+
+
+def test_json_is_strict_and_nan_becomes_null(tmp_path: Path) -> None:
+    p = write_json(tmp_path / "s.json", {"a": math.nan, "b": [1.0, math.inf, np.float32(2.5)],
+                                          "c": np.arange(3), "d": (1, 2)})
+    text = p.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.0, None, 2.5], "c": [0, 1, 2], "d": [1, 2]}
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "x.json"
+    write_json(target, {"v": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text('{"v": 2, "half')
+            raise RuntimeError("killed mid-write")
+    assert read_json(target) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # temp file cleaned up
+
+
+def test_npz_roundtrip(tmp_path: Path) -> None:
+    save_npz(tmp_path / "a.npz", x=np.arange(5))
+    assert np.load(tmp_path / "a.npz")["x"].tolist() == [0, 1, 2, 3, 4]
+
+
+@dataclass(frozen=True)
+class Toy:
+    """A toy study config."""
+
+    seed: int = 0
+    """One seed drives every random choice."""
+    epochs: int = 8
+    """Training epochs."""
+    names: tuple[str, ...] = ("a", "b")
+    """Some names."""
+
+
+PRESETS = {"full": {}, "quick": {"epochs": 1}}
+
+
+def test_field_docs_and_presets() -> None:
+    assert field_docs(Toy) == {"seed": "One seed drives every random choice.", "epochs": "Training epochs.",
+                               "names": "Some names."}
+    assert resolve(Toy, PRESETS, "quick").epochs == 1
+    assert resolve(Toy, PRESETS, "quick", {"epochs": 3}).epochs == 3
+    with pytest.raises(DenselabError, match="unknown preset"):
+        resolve(Toy, PRESETS, "bogus")
+
+
+def test_every_study_config_documents_every_field() -> None:
+    import dataclasses
+
+    from denselab.studies import STUDIES, load_study
+
+    for name in STUDIES:
+        module = load_study(name)
+        if module is None:
+            continue
+        docs = field_docs(module.Config)
+        missing = [f.name for f in dataclasses.fields(module.Config) if not docs.get(f.name)]
+        assert not missing, f"{name}.Config fields without a docstring: {missing}"
+        assert set(module.PRESETS) == {"quick", "full"}
+        for preset in module.PRESETS:
+            resolve(module.Config, module.PRESETS, preset)  # presets name real fields
+
+
+def test_out_dir_resume_and_conflict(tmp_path: Path) -> None:
+    rt = Runtime()
+    rec = run_record("toy", Toy(), rt, "full")
+    out = prepare_out_dir(tmp_path / "o", rec)
+    cfg = read_json(out / "config.json")
+    assert cfg["config"] == {"seed": 0, "epochs": 8, "names": ["a", "b"]}
+    assert cfg["seed"] == 0 and cfg["torch_version"] and cfg["denselab_version"] and "git_commit" in cfg
+    assert not is_complete(out, rec)
+    write_json(out / "summary.json", {"ok": True})
+    assert is_complete(out, rec)
+    prepare_out_dir(out, rec)  # same config: fine
+    other = run_record("toy", Toy(epochs=2), rt, "full")
+    assert not is_complete(out, other)
+    with pytest.raises(DenselabError, match="different config .*epochs: 8 -> 2.*--force"):
+        prepare_out_dir(out, other)
+    prepare_out_dir(out, other, force=True)
+    assert read_json(out / "config.json")["config"]["epochs"] == 2
+    with pytest.raises(DenselabError, match="holds results of `denselab toy`"):
+        prepare_out_dir(out, run_record("other", Toy(), rt, "full"))
