@@ -147,6 +147,8 @@ def run_study(name: str, preset: str, overrides: dict[str, Any], out_dir: str | 
     if module is None:
         raise DenselabError(f"{name} is not implemented yet")
     config = resolve(module.Config, module.PRESETS, preset, overrides)
+    if hasattr(module, "validate"):
+        module.validate(config)  # bad settings fail before --out is created or touched
     record = run_record(command or name, config, runtime, preset)
     if not force and is_complete(out_dir, record):
         if not runtime.quiet:

@@ -1,5 +1,6 @@
 """The four studies. Each module exposes `Config` (frozen dataclass, defaults = the full preset),
-`PRESETS` (field overrides per preset, as data) and `run(config, out_dir, runtime) -> summary`.
+`PRESETS` (field overrides per preset, as data) and `run(config, out_dir, runtime) -> summary`, and may expose
+`validate(config)`, which the CLI calls before it creates or touches `--out`.
 
 | command            | module                      | assignment problem |
 |--------------------|-----------------------------|--------------------|

@@ -1,0 +1,312 @@
+"""Figures of Studies 3 (optim) and 4 (dropout), drawn from their summary.json dicts; nothing here trains.
+
+Curves over seeds are drawn as the mean with a min-max band. A run that diverged (non-finite loss) is cut at
+its last finished epoch and marked with an X where it blew up (at its fractional epoch).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np  # noqa: E402
+
+from denselab.io import save_figure  # noqa: E402
+
+ARM_COLORS = {"sigmoid-normal": "tab:blue", "sigmoid-xavier": "tab:purple", "relu-normal": "tab:gray",
+              "relu-xavier": "tab:orange", "relu-he": "tab:red"}
+PROBE_COLORS = {"step 1": "tab:orange", "step 10": "tab:green", "middle": "tab:blue", "end": "black"}
+LR_COLORS = ("tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive")
+ACT_NAMES = {"sigmoid": "sigmoid", "relu": "ReLU"}
+INIT_NAMES = {"normal": "N(0, {std:g})", "xavier": "Xavier", "he": "He"}
+
+
+def arm_title(run: dict[str, Any], init_std: float = 0.01) -> str:
+    return (f"{ACT_NAMES.get(run['activation'], run['activation'])} + "
+            f"{INIT_NAMES.get(run['init'], run['init']).format(std=init_std)}")
+
+
+def _arm(run: dict[str, Any]) -> str:
+    return f"{run['activation']}-{run['init']}"
+
+
+def _nan(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def curve(run: dict[str, Any], key: str, with_initial: bool) -> np.ndarray:
+    """Per-epoch values of `key` over the finished epochs, led by the value at initialisation when asked."""
+    values = list(run[key][: run.get("epochs_completed", len(run[key]))])
+    if with_initial:
+        values = [run["initial"][key]] + values
+    return _nan(values)
+
+
+def band(ax, runs: Sequence[dict[str, Any]], key: str, color: str, label: str | None, ls: str = "-",
+         with_initial: bool = True, mark_divergence: bool = True) -> None:
+    """Mean over `runs` of `key` per epoch with a min-max band; epochs 0 (initialisation) or 1 onwards."""
+    curves = [curve(r, key, with_initial) for r in runs]
+    length = max((len(c) for c in curves), default=0)
+    start = 0 if with_initial else 1
+    if length:
+        grid = np.full((len(curves), length), np.nan)
+        for i, c in enumerate(curves):
+            grid[i, : len(c)] = c
+        x = np.arange(start, start + length)
+        with warnings.catch_warnings():  # an all-NaN column (every seed diverged before it) is expected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, lo, hi = np.nanmean(grid, 0), np.nanmin(grid, 0), np.nanmax(grid, 0)
+        ax.plot(x, mean, ls=ls, color=color, label=label, lw=1.8, marker="o" if length < 4 else None, ms=4)
+        if len(runs) > 1:
+            ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
+    if mark_divergence:
+        for r, c in zip(runs, curves):
+            d = r.get("diverged_at") if r.get("diverged") else None
+            finite = np.flatnonzero(np.isfinite(c))
+            if d and len(finite):
+                # the X sits at the fractional epoch of the blow-up, level with the run's last finite value,
+                # so one exploded run does not squash the other curves' axis
+                x_last, y = start + finite[-1], c[finite[-1]]
+                ax.plot([x_last, d["fractional_epoch"]], [y, y], ls=":", color=color, lw=1.2)
+                ax.plot([d["fractional_epoch"]], [y], marker="X", ms=11, color=color, mec="black", mew=0.8,
+                        ls="none", zorder=5)
+
+
+def _integer_epochs(*axes) -> None:
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _divergence_legend(ax) -> None:
+    ax.plot([], [], marker="X", ms=9, color="white", mec="black", ls="none", label="diverged here (non-finite loss)")
+
+
+def _divergence_box(ax, runs: Sequence[dict[str, Any]], std: float = 0.01) -> None:
+    """A text box naming, per arm, the global step at which each diverged seed's loss went non-finite."""
+    lines = []
+    for arm, rs in _by_arm(runs).items():
+        steps = [str(r["diverged_at"]["global_step"]) for r in rs if r.get("diverged") and r.get("diverged_at")]
+        if steps:
+            lines.append(f"{arm_title(rs[0], std)}: step {', '.join(steps)} ({len(steps)}/{len(rs)} seeds)")
+    if lines:
+        ax.text(0.02, 0.97, "diverged (non-finite loss) at\n" + "\n".join(lines), transform=ax.transAxes,
+                va="top", ha="left", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"})
+
+
+def _groups(runs: Sequence[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
+
+
+def _seed_note(runs: Sequence[dict[str, Any]]) -> str:
+    seeds = sorted({r["seed"] for r in runs})
+    return f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}: mean, min-max band" if len(seeds) > 1 else "1 seed"
+
+
+# ------------------------------------------------------------------------------------------------- optim
+
+def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
+    """Per optimiser: training loss (log) and test accuracy per epoch for every arm; probes; first steps;
+    the lr sweep (beyond the assignment) when it was run."""
+    fig_dir = Path(fig_dir)
+    runs = summary["runs"]
+    std = _init_std(summary)
+    size = f"{summary['train_size']} training images, batch {summary['batch_size']}"
+    paths = []
+    for (opt, lr), group in _groups(runs, "optimizer", "lr").items():
+        name = f"SGD, lr {lr:g}, no momentum" if opt == "sgd" else "Adam (torch defaults)"
+        fig, (a_loss, a_acc) = plt.subplots(1, 2, figsize=(13, 4.8))
+        for arm, rs in _by_arm(group).items():
+            band(a_loss, rs, "train_loss", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
+            band(a_acc, rs, "test_accuracy", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
+        _divergence_legend(a_loss)
+        _divergence_box(a_acc, group, std)
+        a_loss.set_yscale("log")
+        a_loss.set(xlabel="epoch (0 = at initialisation)", ylabel="training loss (cross-entropy, log scale)",
+                   title="training loss")
+        a_acc.set(xlabel="epoch (0 = at initialisation)", ylabel="test accuracy (fraction)", title="test accuracy",
+                  ylim=(0, 1))
+        a_acc.axhline(0.1, color="black", lw=0.8, ls=":", label="chance (0.1)")
+        a_loss.legend(fontsize=8, loc="best")
+        a_acc.legend(fontsize=8, loc="lower right")
+        for ax in (a_loss, a_acc):
+            ax.grid(alpha=0.3, which="both")
+            ax.set_xlim(left=-0.1)
+        _integer_epochs(a_loss, a_acc)
+        fig.suptitle(f"Study 3 — {name}: 5x{_width(summary)} MLP on MNIST ({size}; {_seed_note(group)})")
+        fig.tight_layout()
+        paths.append(save_figure(fig, fig_dir / f"optim_{opt}.png"))
+    for (opt,), group in _groups(runs, "optimizer").items():
+        first = [rs[0] for rs in _by_arm(group).values()]
+        label = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam"
+        paths.append(probe_figure(first, fig_dir / f"optim_probes_{opt}.png",
+                                  f"Study 3 — {label}: per-layer gradient norms and activations (seed "
+                                  f"{first[0]['seed']})", std))
+    paths.append(first_steps_figure(runs, fig_dir / "optim_first_steps.png", std))
+    sweep = summary.get("lr_sweep") or {}
+    if sweep.get("enabled") and sweep.get("runs"):
+        paths.append(lr_sweep_figure(sweep["runs"] + [r for r in runs if r["optimizer"] == "sgd"],
+                                     fig_dir / "optim_lr_sweep.png", std))
+    return paths
+
+
+def _init_std(summary: dict[str, Any]) -> float:
+    return float(summary.get("init_std", 0.01))
+
+
+def _width(summary: dict[str, Any]) -> int:
+    return summary["widths"][1]
+
+
+def _by_arm(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        out.setdefault(_arm(r), []).append(r)
+    return out
+
+
+def first_steps_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:
+    """Loss of every step over the first steps of each run (first seed), one panel per optimiser."""
+    groups = _groups(runs, "optimizer")
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
+    for ax, ((opt,), group) in zip(axes[0], groups.items()):
+        for arm, rs in _by_arm(group).items():
+            r = rs[0]
+            y = _nan(r["first_steps_loss"])
+            ax.plot(np.arange(1, len(y) + 1), y, color=ARM_COLORS.get(arm), label=arm_title(r, std), lw=1.4)
+            d = r.get("diverged_at")
+            if d and d["global_step"] <= len(y) + 1:
+                finite = y[np.isfinite(y)]
+                ax.plot([d["global_step"]], [finite[-1] if len(finite) else 2.3], marker="X", ms=11,
+                        color=ARM_COLORS.get(arm), mec="black", ls="none", zorder=5)
+        _divergence_legend(ax)
+        ax.set_yscale("log")
+        name = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam (defaults)"
+        ax.set(xlabel="optimiser step", ylabel="training loss of the batch (log scale)",
+               title=f"{name}: the first {max(len(r['first_steps_loss']) for r in group)} steps "
+                     f"(seed {group[0]['seed']})")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle("Study 3 — where the runs start: per-step loss (X = first non-finite loss)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def lr_sweep_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:
+    """Beyond the assignment: every arm under SGD at each swept learning rate (loss and test accuracy)."""
+    by_arm = _by_arm(runs)
+    lrs = sorted({r["lr"] for r in runs})
+    colors = {lr: LR_COLORS[i % len(LR_COLORS)] for i, lr in enumerate(lrs)}
+    fig, axes = plt.subplots(2, len(by_arm), figsize=(3.6 * len(by_arm), 6.6), squeeze=False, sharex=True)
+    for col, (arm, rs) in enumerate(by_arm.items()):
+        for lr in lrs:
+            sel = [r for r in rs if r["lr"] == lr]
+            if sel:
+                band(axes[0, col], sel, "train_loss", colors[lr], f"lr {lr:g}")
+                band(axes[1, col], sel, "test_accuracy", colors[lr], f"lr {lr:g}")
+        axes[0, col].set(title=arm_title(rs[0], std), yscale="log")
+        axes[1, col].set(xlabel="epoch (0 = at initialisation)", ylim=(0, 1))
+        axes[1, col].axhline(0.1, color="black", lw=0.8, ls=":")
+        for ax in axes[:, col]:
+            ax.grid(alpha=0.3, which="both")
+        _integer_epochs(*axes[:, col])
+    axes[0, 0].set_ylabel("training loss (log scale)")
+    axes[1, 0].set_ylabel("test accuracy (fraction)")
+    _divergence_legend(axes[0, 0])
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Study 3, BEYOND THE ASSIGNMENT: the arms under plain SGD at several learning rates "
+                 "(the assignment fixes lr 1.0)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------------------------ probes
+
+def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: float = 0.01) -> Path:
+    """One column per run: weight-gradient norm per layer (log), hidden activation mean per layer, and the
+    saturated (sigmoid) or dead (ReLU) fraction per layer, one line per probe point."""
+    fig, axes = plt.subplots(3, len(runs), figsize=(3.5 * len(runs), 8.4), squeeze=False)
+    for col, r in enumerate(runs):
+        for p in r["probes"]:
+            color = PROBE_COLORS.get(p["label"], "black")
+            lab = p["label"] if p["label"].startswith("step") else f"{p['label']} (step {p['step']})"
+            g = _nan(p["grad_norm"])
+            axes[0, col].plot(np.arange(1, len(g) + 1), g, marker="o", ms=3, color=color, label=lab)
+            act = p["activation"]
+            m = _nan(act["mean"])
+            axes[1, col].plot(np.arange(1, len(m) + 1), m, marker="o", ms=3, color=color, label=lab)
+            key = "saturated" if "saturated" in act else "dead"
+            f = _nan(act.get(key, []))
+            axes[2, col].plot(np.arange(1, len(f) + 1), f, marker="o", ms=3, color=color, label=lab)
+        head = arm_title(r, std) + (", dropout" if r.get("dropout") else "")
+        d = r.get("diverged_at") if r.get("diverged") else None
+        if d:
+            head += f"\n(diverged at step {d['global_step']})"
+            g = _nan(d.get("last_finite_grad_norm") or [])
+            if d.get("last_finite_grad_step") and d["last_finite_grad_step"] > 1:
+                axes[0, col].plot(np.arange(1, len(g) + 1), g, marker="s", ms=3, color="tab:red", ls="--",
+                                  label=f"step {d['last_finite_grad_step']}: last finite gradients")
+                axes[0, col].legend(fontsize=7)
+        axes[0, col].set_title(head, fontsize=10)
+        axes[0, col].set_yscale("log")
+        axes[0, col].set_xlabel("weight layer (1 = input, last = output)")
+        axes[1, col].set_xlabel("hidden layer")
+        axes[2, col].set_xlabel("hidden layer")
+        axes[2, col].set_ylim(-0.03, 1.03)
+        what = ("saturated fraction (a<0.02 or a>0.98)" if r["activation"] == "sigmoid"
+                else "dead fraction (units 0 on every probe image)")
+        axes[2, col].set_ylabel(what, fontsize=8)
+        for ax in axes[:, col]:
+            ax.grid(alpha=0.3, which="both")
+    axes[0, 0].set_ylabel("weight-gradient L2 norm (log)")
+    axes[1, 0].set_ylabel("mean activation")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------- dropout
+
+def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
+    """Train (solid) and test (dashed) loss and accuracy per epoch for each arm, without/with dropout; probes."""
+    fig_dir = Path(fig_dir)
+    runs = summary["runs"]
+    by_arm = _by_arm(runs)
+    colors = {False: "tab:red", True: "tab:blue"}
+    fig, axes = plt.subplots(2, len(by_arm), figsize=(6.5 * len(by_arm), 8.2), squeeze=False)
+    for col, (arm, rs) in enumerate(by_arm.items()):
+        for use in (False, True):
+            sel = [r for r in rs if r["dropout"] == use]
+            if not sel:
+                continue
+            tag = "dropout" if use else "no dropout"
+            for row, metric in enumerate(("loss", "accuracy")):
+                band(axes[row, col], sel, f"train_{metric}", colors[use], f"{tag}, train", "-", with_initial=False)
+                band(axes[row, col], sel, f"test_{metric}", colors[use], f"{tag}, test", "--", with_initial=False)
+        axes[0, col].set(title=f"{arm_title(rs[0])} ({_seed_note([r for r in rs if not r['dropout']])})",
+                         yscale="log", ylabel="cross-entropy loss (log scale)")
+        axes[1, col].set(xlabel="epoch", ylabel="accuracy (fraction)")
+        for ax in axes[:, col]:
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize=8)
+        _integer_epochs(*axes[:, col])
+    rates = summary.get("dropout_rates") or []
+    fig.suptitle(f"Study 4 — 5x{_width(summary)} MLP, Adam, {summary['train_size']} training images: "
+                 f"train (solid) vs test (dashed), dropout rates {', '.join(f'{p:g}' for p in rates)} "
+                 f"(measured with dropout off)")
+    fig.tight_layout()
+    paths = [save_figure(fig, fig_dir / "dropout_curves.png")]
+    first = [min(rs, key=lambda r: r["seed"]) for rs in _groups(runs, "activation", "init", "dropout").values()]
+    paths.append(probe_figure(first, fig_dir / "dropout_probes.png",
+                              f"Study 4 — per-layer gradient norms and activations (seed {first[0]['seed']}; "
+                              f"activations measured with dropout off)"))
+    return paths

@@ -1,0 +1,112 @@
+"""Study 4 (dropout): the arms carry the assignment's dropout, results are strict JSON, SIGKILL-safe, resumable
+and deterministic."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from denselab.config import Runtime
+from denselab.models.mlp import init_variance, linear_layers
+from denselab.studies import arms, dropout
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,
+            batch_size=100, seeds=1)
+
+
+def _strict(path):
+    def bad(token):
+        raise ValueError(f"non-strict JSON constant {token} in {path}")
+    with open(path) as f:
+        return json.load(f, parse_constant=bad)
+
+
+def _numbers(summary: dict) -> list[dict]:
+    """The runs without wall-clock timings (which legitimately differ between two runs)."""
+    return [{k: v for k, v in r.items() if "seconds" not in k} for r in summary["runs"]]
+
+
+def test_arms_carry_the_assignments_dropout_and_init():
+    torch.manual_seed(0)
+    specs = dropout.jobs(dropout.Config(seeds=1))
+    assert [(s["arm"], bool(s["dropout"])) for s in specs] == [
+        ("sigmoid-xavier", False), ("sigmoid-xavier", True), ("relu-he", False), ("relu-he", True)]
+    for spec in specs:
+        assert spec["optimizer"] == "adam" and spec["lr"] is None and spec["eval_train"] is True
+        model = arms.build_model(spec)
+        drops = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+        # 0.2 on the pixels, 0.5 on the input of each later layer (4 hidden-to-hidden + the output layer)
+        assert drops == ([0.2, 0.5, 0.5, 0.5, 0.5, 0.5] if spec["dropout"] else [])
+        for block in model:  # dropout acts on each layer's input: it comes first in its block
+            assert isinstance(block[0], (nn.Dropout, nn.Linear))
+        expected = nn.Sigmoid if spec["activation"] == "sigmoid" else nn.ReLU
+        assert sum(isinstance(m, expected) for m in model.modules()) == 5
+        for layer in linear_layers(model)[:-1]:
+            w = layer.weight.detach()
+            assert layer.in_features in (784, 1024) and layer.out_features == 1024
+            target = math.sqrt(init_variance(spec["init"], w.shape[1], w.shape[0]))
+            assert float(w.std()) == pytest.approx(target, rel=0.03)
+
+
+def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
+    runtime = Runtime(device="cpu", data_dir=str(data_dir), quiet=True)
+    config = dropout.Config(**TINY)
+    a = dropout.run(config, tmp_path / "a", runtime)
+    b = dropout.run(config, tmp_path / "b", runtime)
+    assert _numbers(a) == _numbers(b)
+    assert a["arms"] == b["arms"] and a["notes"] == b["notes"]
+    saved = _strict(tmp_path / "a" / "summary.json")
+    assert len(saved["runs"]) == 4
+    assert {(r["activation"], r["init"], r["dropout"]) for r in saved["runs"]} == {
+        ("sigmoid", "xavier", False), ("sigmoid", "xavier", True), ("relu", "he", False), ("relu", "he", True)}
+    for r in saved["runs"]:
+        assert r["seed"] == 0 and r["dropout"] is bool(r["dropout_rates"])
+        for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+            assert len(r[key]) == 2 and all(isinstance(v, float) for v in r[key])
+    for row in saved["arms"]:
+        assert {"final_gap_loss", "final_test_accuracy", "test_loss_rise", "overfits"} <= set(row)
+    assert saved["notes"] and saved["dropout_rates"] == [0.2, 0.5, 0.5, 0.5, 0.5, 0.5]
+    for name in ("dropout_curves.png", "dropout_probes.png"):
+        assert (tmp_path / "a" / "figures" / name).stat().st_size > 10_000
+    c = dropout.run(dropout.Config(**{**TINY, "seed": 1}), tmp_path / "c", runtime)
+    assert _numbers(c) != _numbers(a)
+
+
+def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
+    out = tmp_path / "X"
+    cmd = [sys.executable, "-m", "denselab", "dropout", "--preset", "quick", "--out", str(out), "--quiet",
+           "--data-dir", str(data_dir), "--device", "cpu", "--epochs", "1", "--train-subset", "1000",
+           "--test-subset", "1000"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    try:
+        while not list((out / "runs").glob("*.json")) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        killed_with = len(list((out / "runs").glob("*.json")))
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    assert 1 <= killed_with < 4 and not (out / "summary.json").exists()
+    for f in out.rglob("*.json"):  # whatever was there at the kill is complete
+        _strict(f)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = _strict(out / "summary.json")
+    assert summary["reused_runs"] >= 1
+    assert len(summary["runs"]) == 4 and len(list((out / "runs").glob("*.json"))) == 4
+    for f in out.rglob("*.json"):
+        _strict(f)
+    assert not list(out.rglob("*.tmp")) or all(p.name.startswith(".") for p in out.rglob("*.tmp"))

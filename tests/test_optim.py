@@ -1,0 +1,141 @@
+"""Study 3 (optim): arms are built as named, SGD is plain, divergence is data, runs resume from their files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from denselab import cli
+from denselab.config import Runtime
+from denselab.models.mlp import init_variance, linear_layers
+from denselab.studies import arms, optim
+
+# a tiny but complete study: 2 arms x 2 optimisers on 600 images, narrow nets, one epoch
+TINY = dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
+            probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False)
+
+
+def _strict(path):
+    """Parse JSON refusing NaN/Infinity (the contract's strict JSON)."""
+    def bad(token):
+        raise ValueError(f"non-strict JSON constant {token} in {path}")
+    with open(path) as f:
+        return json.load(f, parse_constant=bad)
+
+
+def _runtime(data_dir) -> Runtime:
+    return Runtime(device="cpu", data_dir=str(data_dir), quiet=True)
+
+
+def test_every_arm_has_the_named_activation_and_init():
+    torch.manual_seed(0)
+    main, sweep = optim.jobs(optim.Config())
+    assert len(main) == 5 * 2 * 3 and {s["lr"] for s in sweep} == {0.01, 0.1}
+    for spec in main[::3]:  # one seed per (optimiser, arm)
+        model = arms.build_model(spec)
+        acts = [m for m in model.modules() if isinstance(m, (nn.Sigmoid, nn.ReLU))]
+        expected = nn.Sigmoid if spec["activation"] == "sigmoid" else nn.ReLU
+        assert len(acts) == 5 and all(type(a) is expected for a in acts)  # 5 hidden layers, logits out
+        assert not any(isinstance(m, nn.Dropout) for m in model.modules())
+        layers = linear_layers(model)
+        assert [l.out_features for l in layers] == [512] * 5 + [10]
+        for layer in layers[:-1]:
+            w = layer.weight.detach()
+            target = math.sqrt(init_variance(spec["init"], w.shape[1], w.shape[0], spec["init_std"]))
+            assert float(w.std()) == pytest.approx(target, rel=0.03), (spec["arm"], w.shape)
+            assert abs(float(w.mean())) < 0.1 * target
+            assert float(layer.bias.detach().abs().max()) == 0.0
+
+
+def test_sgd_is_plain_and_adam_has_defaults():
+    main, _ = optim.jobs(optim.Config())
+    model = nn.Linear(3, 2)
+    sgd = arms.build_optimizer(next(s for s in main if s["optimizer"] == "sgd"), model)
+    assert isinstance(sgd, torch.optim.SGD)
+    g = sgd.param_groups[0]
+    assert (g["lr"], g["momentum"], g["weight_decay"], g["dampening"], g["nesterov"]) == (1.0, 0.0, 0.0, 0, False)
+    adam = arms.build_optimizer(next(s for s in main if s["optimizer"] == "adam"), model)
+    assert type(adam) is torch.optim.Adam
+    g = adam.param_groups[0]
+    assert (g["lr"], g["betas"], g["eps"], g["weight_decay"]) == (1e-3, (0.9, 0.999), 1e-8, 0)
+
+
+def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):
+    # lr 1e4 blows ReLU + He up at once; sigmoid + N(0, 0.01) stays finite; Adam runs are unaffected
+    config = optim.Config(**{**TINY, "sgd_lr": 1e4})
+    summary = optim.run(config, tmp_path, _runtime(data_dir))
+    saved = _strict(tmp_path / "summary.json")
+    assert saved["runs"] == json.loads(json.dumps(summary["runs"]))
+    runs = {(r["optimizer"], r["activation"], r["init"]): r for r in saved["runs"]}
+    assert set(runs) == {(o, a, i) for o in ("sgd", "adam") for a, i in (("sigmoid", "normal"), ("relu", "he"))}
+    blown = runs[("sgd", "relu", "he")]
+    assert blown["diverged"] is True
+    assert blown["diverged_at"]["epoch"] == 1 and blown["diverged_at"]["global_step"] >= 1
+    assert blown["test_accuracy"][-1] is None  # not NaN: strict JSON
+    assert "sgd" in [a["optimizer"] for a in saved["arms"] if a["outcome"] == "diverged"]
+    for key in (("adam", "relu", "he"), ("adam", "sigmoid", "normal")):
+        r = runs[key]
+        assert r["diverged"] is False and len(r["train_loss"]) == 1 and 0.0 <= r["test_accuracy"][0] <= 1.0
+    for r in saved["runs"]:  # the CONTRACT's keys
+        assert {"optimizer", "activation", "init", "seed", "train_loss", "test_accuracy", "diverged"} <= set(r)
+    assert any("diverges" in n for n in saved["notes"])
+    for name in ("optim_sgd.png", "optim_adam.png", "optim_probes_sgd.png", "optim_first_steps.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 10_000
+    for f in (tmp_path / "runs").glob("*.json"):
+        _strict(f)
+
+
+def test_probes_show_vanishing_gradients(tmp_path, data_dir):
+    config = optim.Config(**{**TINY, "optimizers": ("adam",)})
+    summary = optim.run(config, tmp_path, _runtime(data_dir))
+    for r in summary["runs"]:
+        assert sorted(p["label"] for p in r["probes"]) == ["end", "middle", "step 1", "step 10"]
+        for p in r["probes"]:
+            assert len(p["grad_norm"]) == 6 and len(p["activation"]["mean"]) == 5
+            assert ("saturated" if r["activation"] == "sigmoid" else "dead") in p["activation"]
+        stored = _strict(tmp_path / r["run_file"])["result"]["trace"]
+        assert len(stored["loss"]) == 8 and len(stored["grad_norm"][0]) == 6
+    small = next(a for a in summary["arms"] if a["init"] == "normal")
+    he = next(a for a in summary["arms"] if a["init"] == "he")
+    # N(0, 0.01) through 5 sigmoid layers: the first layer's gradient is orders of magnitude below the last's
+    assert small["grad_ratio_first_last"]["mean"] < 1e-3 < he["grad_ratio_first_last"]["mean"]
+
+
+def test_resume_reuses_finished_runs_and_redoes_missing_ones(tmp_path, data_dir):
+    config = optim.Config(**{**TINY, "optimizers": ("sgd",), "lr_sweep": True, "sweep_lrs": (0.1,)})
+    first = optim.run(config, tmp_path, _runtime(data_dir))
+    files = sorted((tmp_path / "runs").glob("*.json"))
+    assert len(files) == 4 and first["reused_runs"] == 0
+    mtimes = {f: f.stat().st_mtime_ns for f in files}
+    second = optim.run(config, tmp_path, _runtime(data_dir))
+    assert second["reused_runs"] == 4
+    assert {f: f.stat().st_mtime_ns for f in files} == mtimes
+    # a lost file and a file of another spec are trained again; the rest are reused
+    files[0].unlink()
+    other = _strict(files[1])
+    other["spec"]["epochs"] = 99
+    files[1].write_text(json.dumps(other))
+    third = optim.run(config, tmp_path, _runtime(data_dir))
+    assert third["reused_runs"] == 2
+    assert _strict(files[1])["spec"]["epochs"] == 1
+    drop = lambda s: [{k: v for k, v in r.items() if "seconds" not in k} for r in s["runs"]]  # noqa: E731
+    assert drop(third) == drop(first)  # retrained runs give the same numbers (determinism)
+
+
+def test_cli_rejects_unknown_arm(tmp_path, capsys):
+    code = cli.main(["optim", "--preset", "quick", "--arms", "tanh-he", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("denselab: error:") and "tanh-he" in err and "Traceback" not in err
+
+
+def test_quick_preset_is_small_and_full_preset_meets_the_assignment():
+    quick = dataclasses.replace(optim.Config(), **optim.PRESETS["quick"])
+    full = optim.Config()
+    assert full.seeds >= 3 and full.sgd_lr == 1.0 and full.hidden_width == 512 and full.hidden_layers == 5
+    assert set(full.arms) == set(optim.ARMS) and set(full.optimizers) == {"sgd", "adam"}
+    assert quick.epochs <= 2 and quick.seeds == 1 and quick.train_subset <= 5000
