@@ -1,0 +1,94 @@
+"""Execute the report notebook with this interpreter's kernel and convert it to one self-contained HTML file."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+# MathJax stays on its CDN (nbconvert's default): offline, the maths reads as its LaTeX source. Require.js
+# is dropped: nothing in the report needs it, and no other script, stylesheet or medium is fetched.
+# Figures are always written as data: URIs, with their caption as alt text.
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ ((output | get_metadata('alt', 'image/png')) or 'figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
+"""
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 600) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel started from *this* Python (so the venv that runs denselab is the one
+    that runs the report, whatever kernels Jupyter has registered elsewhere), with `cwd` as working directory.
+    A cell that raises leaves its error in the notebook instead of aborting the report."""
+    from ipykernel.kernelspec import write_kernel_spec
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory(prefix="denselab-kernel-") as tmp:
+        write_kernel_spec(Path(tmp) / "denselab-python")  # argv: [sys.executable, -m, ipykernel_launcher, ...]
+        specs = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
+        # local sockets and connection file in the temp folder: nothing listens on the network, nothing is
+        # written to Jupyter's runtime folder
+        km = KernelManager(kernel_name="denselab-python", kernel_spec_manager=specs, transport="ipc",
+                           ip=str(Path(tmp) / "kernel"), connection_file=str(Path(tmp) / "kernel.json"))
+        client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True,
+                                resources={"metadata": {"path": str(cwd)}})
+        log = Path(tmp) / "kernel.log"
+        with open(log, "wb") as stderr:  # the kernel's chatter goes here; shown only if it fails
+            try:
+                client.execute(stderr=stderr)
+            except Exception as e:
+                tail = log.read_text(errors="replace")[-2000:].strip()
+                raise RuntimeError(f"the report notebook could not be executed ({type(e).__name__}: {e})"
+                                   + (f"; kernel said: {tail}" if tail else "")) from e
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def cell_errors(nb: nbformat.NotebookNode) -> list[str]:
+    """'ename: evalue' of every error output in the executed notebook."""
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def to_html(nb: nbformat.NotebookNode) -> str:
+    """The executed notebook as one HTML page; images and audio are already data: URIs in the outputs."""
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"hide-input"}
+    exporter = HTMLExporter(config=config, template_name="lab", embed_images=True,
+                            extra_loaders=[jinja2.DictLoader({"denselab.html.j2": _TEMPLATE})])
+    exporter.template_file = "denselab.html.j2"
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "denselab report"}})
+    return body
+
+
+# src/href of media-bearing tags; a page that mails well has only data: URIs (and #anchors) there.
+_MEDIA = re.compile(r"<(img|audio|source|video|track|embed|iframe|link|script|object)\b[^>]*?"
+                    r"\b(src|href|data)\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+
+
+def external_refs(html: str, allow: tuple[str, ...] = ()) -> list[str]:
+    """Every src/href of an img, audio, source, video, link, script… tag that is not a data: URI or an anchor,
+    except those starting with one of `allow`."""
+    refs = []
+    for tag, _, url in _MEDIA.findall(html):
+        if url.startswith(("data:", "#")) or (allow and url.startswith(allow)):
+            continue
+        refs.append(f"<{tag}> {url}")
+    return refs
+
+
+MATHJAX_CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"
