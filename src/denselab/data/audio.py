@@ -40,12 +40,16 @@ def load_wav(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling (librosa/soxr)."""
-    import librosa
+    """Band-limited resampling: what `librosa.resample` does by default (soxr 'HQ', ceil(n·ratio) samples),
+    called directly because librosa's first use costs seconds of lazy imports."""
+    import soxr
 
     if orig_sr == target_sr:
         return y
-    return librosa.resample(np.asarray(y, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr).astype(np.float32)
+    out = soxr.resample(np.asarray(y, dtype=np.float32), orig_sr, target_sr, quality="soxr_hq")
+    n = int(np.ceil(len(y) * float(target_sr) / orig_sr))
+    out = out[:n] if len(out) >= n else np.pad(out, (0, n - len(out)))
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def stft(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP) -> np.ndarray:

@@ -1,0 +1,244 @@
+"""The speech denoiser itself: features, the two network variants, chunked level-invariant inference and the
+`model.pt` file. Training lives in `denoise.py`; this module is everything `denoise apply` needs.
+
+Shapes: a magnitude spectrogram is (frames, 513) here (one example per row), the transpose of librosa's
+(513, frames). Levels: every signal is scaled to `ref_rms` before the STFT and scaled back afterwards, so the
+same recording at any level denoises to the same result up to that gain.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from denselab import __version__
+from denselab.data.audio import HOP, N_FFT, load_wav, resample
+from denselab.errors import DenselabError
+from denselab.io import save_torch
+from denselab.models.mlp import build_mlp
+
+MODEL_KIND = "denselab-denoiser"
+MODEL_FORMAT = 1  # bump when model.pt's layout changes; other formats are refused with a clear error
+REF_RMS = 0.1  # every signal is scaled to this RMS before features (and back after)
+EPS = 1e-4  # added to |X| before the log (at REF_RMS level, typical |X| is ~1)
+CHUNK_FRAMES = 4096  # STFT frames per chunk in `denoise_signal` (~2 M samples: ~2 min at 16 kHz)
+VARIANTS = ("mask", "magnitude")
+OUTPUT_ACTIVATION = {"mask": "sigmoid", "magnitude": "softplus"}  # nonnegative by construction
+
+
+@dataclass
+class Denoiser:
+    """A trained (or training) denoiser: the net plus everything needed to turn audio into its input."""
+
+    net: nn.Sequential
+    variant: str  # "mask": |S| = sigmoid(net) * |X|; "magnitude": |S| = softplus(net) * mag_scale
+    widths: tuple[int, ...]
+    feat_mean: torch.Tensor  # (513,) mean of log(|X| + EPS) over the training frames, at REF_RMS level
+    feat_std: torch.Tensor  # (513,)
+    mag_scale: float  # unit of the magnitude variant's output (mean |S| of the training part at REF_RMS level)
+    sample_rate: int
+    n_fft: int = N_FFT
+    hop: int = HOP
+    ref_rms: float = REF_RMS
+    eps: float = EPS
+    features: str = "log"  # "log": standardised log(|X| + eps); "linear": |X| / mag_scale
+    dropout: tuple[float, ...] = ()  # per weight layer (training only; kept so the saved layout reloads)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> "Denoiser":
+        self.net.to(device)
+        self.feat_mean = self.feat_mean.to(device)
+        self.feat_std = self.feat_std.to(device)
+        return self
+
+
+def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, feat_std: np.ndarray,
+                 mag_scale: float, sample_rate: int, bin_means: np.ndarray | None = None,
+                 features: str = "log", dropout: float = 0.0) -> Denoiser:
+    """An untrained denoiser. `bin_means` (513,) = mean target |S| per bin: the magnitude variant starts
+    from softplus(bias) = that mean, so it begins at a sensible output instead of near zero (collapse guard)."""
+    if variant not in VARIANTS:
+        raise DenselabError(f"unknown model type {variant!r} (choose from {', '.join(VARIANTS)})")
+    n_bins = len(feat_mean)
+    widths = (n_bins, *map(int, hidden), n_bins)
+    # dropout (training only) on every hidden representation, never on the input features
+    rates = [0.0] + [dropout] * (len(widths) - 2)
+    net = build_mlp(widths, activation="relu", init="he", dropout=rates, output_activation=OUTPUT_ACTIVATION[variant])
+    last = net[-1][-2]  # the Linear before the output activation
+    if variant == "magnitude" and bin_means is not None:
+        target = torch.as_tensor(np.maximum(bin_means / mag_scale, 1e-3), dtype=torch.float32)
+        with torch.no_grad():
+            last.bias.copy_(target + torch.log(-torch.expm1(-target)))  # softplus^-1
+            last.weight.mul_(0.1)  # start near the per-bin mean, not at a random guess
+    return Denoiser(net, variant, widths, torch.as_tensor(feat_mean, dtype=torch.float32),
+                    torch.as_tensor(feat_std, dtype=torch.float32), float(mag_scale), int(sample_rate),
+                    features=features, dropout=tuple(rates))
+
+
+def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
+    """Network input for magnitudes `mag` (N, 513) at REF_RMS level: standardised log(|X| + eps), or
+    |X| / mag_scale for the magnitude variant's "linear" features."""
+    if den.features == "linear":
+        return mag / den.mag_scale
+    return (torch.log(mag + den.eps) - den.feat_mean) / den.feat_std
+
+
+def estimate_magnitude(den: Denoiser, mag: torch.Tensor) -> torch.Tensor:
+    """|Ŝ| (N, 513) from noisy |X| (N, 513), both at REF_RMS level."""
+    out = den.net(net_input(mag, den))
+    return out * mag if den.variant == "mask" else out * den.mag_scale
+
+
+def spectrum(y: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP,
+             device: str | torch.device = "cpu") -> torch.Tensor:
+    """Complex STFT frames (frames, n_fft/2 + 1): exactly `librosa.stft(y, n_fft=1024, hop_length=512).T`
+    (periodic Hann window, centred frames, zero padding; tests check the match), computed by torch because
+    it is fast, runs on the GPU and avoids librosa's seconds-long first-call imports."""
+    y = torch.as_tensor(np.asarray(y, dtype=np.float32) if isinstance(y, np.ndarray) else y, device=device)
+    window = torch.hann_window(n_fft, periodic=True, device=y.device)
+    return torch.stft(y, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True).T
+
+
+def inverse_spectrum(spec: torch.Tensor, length: int, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
+    """Inverse of `spectrum` (librosa.istft with the same parameters), `length` samples."""
+    window = torch.hann_window(n_fft, periodic=True, device=spec.device)
+    return torch.istft(spec.T, n_fft, hop, window=window, center=True, length=length)
+
+
+def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
+    """Ŝ = X/|X| ⊙ |Ŝ|; where |X| = 0 the phase is undefined and Ŝ is 0."""
+    mag = spec.abs()
+    return torch.where(mag > 0, spec / mag.clamp_min(1e-30), torch.zeros_like(spec)) * est_mag
+
+
+def signal_gain(y: np.ndarray, ref_rms: float) -> float:
+    """The factor that brings `y` to `ref_rms`; 0 for silence (the output is then silence too)."""
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    return ref_rms / rms if rms > 1e-9 else 0.0
+
+
+@torch.no_grad()
+def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAMES) -> np.ndarray:
+    """Denoise mono `y` (at the model's sample rate); the output has `y`'s length and level.
+
+    Long signals go through in chunks of `chunk_frames` STFT frames. Each chunk's STFT is taken over the chunk
+    plus `n_fft` real samples of context on either side (zeros at the file's ends, as librosa's centred STFT
+    pads), so every frame that touches a kept sample sees real data and the result equals one whole-file STFT."""
+    den.net.eval()
+    n = len(y)
+    gain = signal_gain(y, den.ref_rms)
+    if gain == 0.0:
+        return np.zeros(n, dtype=np.float32)
+    pad = den.n_fft  # a multiple of hop: chunk frames stay on the whole-file frame grid
+    chunk = max(1, chunk_frames) * den.hop
+    z = torch.zeros(n + 2 * pad, device=den.device)
+    z[pad:pad + n] = torch.from_numpy(np.asarray(y, dtype=np.float32)).to(den.device) * gain
+    out = np.empty(n, dtype=np.float32)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        seg = z[start:stop + 2 * pad]  # original samples [start - pad, stop + pad)
+        spec = spectrum(seg, den.n_fft, den.hop)
+        est = estimate_magnitude(den, spec.abs())
+        rec = inverse_spectrum(with_noisy_phase(spec, est), len(seg), den.n_fft, den.hop)
+        out[start:stop] = rec[pad:pad + stop - start].cpu().numpy()
+    return out / np.float32(gain)
+
+
+def denoise_any_rate(den: Denoiser, y: np.ndarray, sr: int) -> np.ndarray:
+    """Denoise mono `y` at any sample rate: resampled to the model's rate and back, same length out."""
+    if sr == den.sample_rate:
+        return denoise_signal(den, y)
+    out = resample(denoise_signal(den, resample(y, sr, den.sample_rate)), den.sample_rate, sr)
+    return fit_length(out, len(y))
+
+
+def fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """`y` trimmed or zero-padded to `n` samples."""
+    return y[:n] if len(y) >= n else np.concatenate([y, np.zeros(n - len(y), dtype=y.dtype)])
+
+
+# ---------------------------------------------------------------------------------------------- model.pt
+
+
+def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = None) -> Path:
+    """Write model.pt (atomic): weights plus everything `load_denoiser` needs to rebuild the pipeline."""
+    return save_torch(path, {
+        "kind": MODEL_KIND,
+        "format": MODEL_FORMAT,
+        "denselab_version": __version__,
+        "variant": den.variant,
+        "widths": list(den.widths),
+        "activation": "relu",
+        "output_activation": OUTPUT_ACTIVATION[den.variant],
+        "state_dict": {k: v.detach().cpu() for k, v in den.net.state_dict().items()},
+        "feat_mean": den.feat_mean.cpu(),
+        "feat_std": den.feat_std.cpu(),
+        "mag_scale": den.mag_scale,
+        "sample_rate": den.sample_rate,
+        "n_fft": den.n_fft,
+        "hop": den.hop,
+        "ref_rms": den.ref_rms,
+        "eps": den.eps,
+        "features": den.features,
+        "dropout": list(den.dropout),
+        **(extra or {}),
+    })
+
+
+def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
+    """Read a model.pt written by `save_denoiser`; anything else is a one-line DenselabError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DenselabError(f"model file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise DenselabError(f"{path} is not a denselab model file (train one with `denselab denoise train`)") from None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != MODEL_KIND:
+        raise DenselabError(f"{path} is not a denselab denoiser model (train one with `denselab denoise train`)")
+    if ckpt.get("format") != MODEL_FORMAT:
+        raise DenselabError(f"{path} was written by denselab {ckpt.get('denselab_version', '?')} in model format "
+                            f"{ckpt.get('format')!r}; this denselab {__version__} reads format {MODEL_FORMAT}: "
+                            f"retrain it with `denselab denoise train`")
+    try:
+        den = Denoiser(build_mlp(ckpt["widths"], activation=ckpt["activation"], init="he",
+                                 dropout=ckpt.get("dropout") or 0.0, output_activation=ckpt["output_activation"]),
+                       ckpt["variant"], tuple(ckpt["widths"]), ckpt["feat_mean"].float(), ckpt["feat_std"].float(),
+                       float(ckpt["mag_scale"]), int(ckpt["sample_rate"]), int(ckpt["n_fft"]), int(ckpt["hop"]),
+                       float(ckpt["ref_rms"]), float(ckpt["eps"]), str(ckpt.get("features", "log")),
+                       tuple(ckpt.get("dropout") or ()))
+        den.net.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise DenselabError(f"{path} is a damaged denselab model file ({type(e).__name__}); retrain it") from None
+    return den.to(device)
+
+
+def load_pair(clean_path: str | os.PathLike, noisy_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(clean, noisy, sample rate, samples dropped) of a clean/noisy recording pair.
+
+    Different sample rates, or lengths that differ by more than one hop, are errors; a smaller length
+    difference is trimmed off the longer file, with a warning on stderr."""
+    clean, sr_c = load_wav(clean_path)
+    noisy, sr_n = load_wav(noisy_path)
+    if sr_c != sr_n:
+        raise DenselabError(f"{clean_path} is {sr_c} Hz but {noisy_path} is {sr_n} Hz; "
+                            f"a clean/noisy pair must share one sample rate")
+    diff = abs(len(clean) - len(noisy))
+    if diff > HOP:
+        raise DenselabError(f"{clean_path} has {len(clean)} samples but {noisy_path} has {len(noisy)}: a clean/noisy "
+                            f"pair may differ by at most one hop ({HOP} samples)")
+    if diff:
+        n = min(len(clean), len(noisy))
+        print(f"denselab: warning: {clean_path} and {noisy_path} differ by {diff} samples; "
+              f"both truncated to {n}", file=sys.stderr)
+        clean, noisy = clean[:n], noisy[:n]
+    return clean, noisy, sr_c, diff

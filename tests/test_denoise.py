@@ -1,0 +1,262 @@
+"""Study 2 (speech denoising): features, reconstruction, SNR, the apply/eval paths, bad inputs, a quick run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from denselab.cli import main
+from denselab.data.audio import snr_db
+from denselab.studies import denoise
+from denselab.studies.denoise_model import (MODEL_FORMAT, denoise_any_rate, denoise_signal, inverse_spectrum,
+                                            load_denoiser, new_denoiser, save_denoiser, spectrum, with_noisy_phase)
+
+SR = 16000
+
+
+def _speechlike(n: int, seed: int = 0) -> np.ndarray:
+    """Harmonic bursts plus a little noise: enough structure for STFT tests without reading files."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / SR
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
+    y = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((140, 280, 420, 1100), start=1))
+    return (0.05 * envelope * y + 0.005 * rng.standard_normal(n)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """An untrained small denoiser saved as model.pt: enough for shape, rate, level and error paths."""
+    torch.manual_seed(0)
+    den = new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR)
+    return save_denoiser(tmp_path_factory.mktemp("model") / "model.pt", den)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, speech_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("denoise_quick")
+    assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
+                 "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("denselab: error:"), err
+    return err[0]
+
+
+# --------------------------------------------------------------------------------- features and maths
+
+
+def test_spectrum_is_librosa_stft() -> None:
+    import librosa
+
+    y = _speechlike(12345)
+    ref = librosa.stft(y, n_fft=1024, hop_length=512)
+    ours = spectrum(y).numpy().T
+    assert ours.shape == ref.shape == (513, 1 + 12345 // 512)
+    assert np.abs(ours - ref).max() < 1e-4 * np.abs(ref).max()
+
+
+def test_oracle_magnitude_round_trip_returns_the_input() -> None:
+    y = _speechlike(20000)
+    X = spectrum(y)
+    rec = inverse_spectrum(with_noisy_phase(X, X.abs()), len(y)).numpy()
+    assert rec.shape == y.shape
+    assert np.abs(rec - y).max() < 1e-5
+    assert snr_db(y, rec) > 80
+
+
+def test_snr_against_hand_computed_values() -> None:
+    s = np.array([1.0, 2.0, 3.0])
+    assert snr_db(s, np.array([1.0, 2.0, 2.0])) == pytest.approx(10 * np.log10(14.0))  # 11.46 dB
+    assert snr_db(np.array([3.0, 4.0]), np.array([3.0, 3.0])) == pytest.approx(10 * np.log10(25.0))
+    assert snr_db(s, np.zeros(3)) == pytest.approx(0.0)
+    assert snr_db(s, 2 * s) == pytest.approx(0.0)
+    assert snr_db(s, s) == pytest.approx(10 * np.log10((14.0 + 1e-20) / 1e-20))  # the 1e-20 guard
+    assert snr_db(np.zeros(3), np.zeros(3)) == pytest.approx(0.0)
+
+
+def test_zero_magnitude_bins_are_guarded() -> None:
+    X = torch.zeros(3, 513, dtype=torch.complex64)
+    out = with_noisy_phase(X, torch.ones(3, 513))
+    assert torch.isfinite(out.real).all() and (out.abs() == 0).all()
+
+
+# --------------------------------------------------------------------------------------- inference
+
+
+def test_level_invariance_and_chunking(tiny_model: Path) -> None:
+    den = load_denoiser(tiny_model)
+    y = _speechlike(40000)
+    ref = denoise_signal(den, y)
+    for gain in (0.1, 10.0):  # -20 dB and +20 dB
+        np.testing.assert_allclose(denoise_signal(den, gain * y) / gain, ref, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(denoise_signal(den, y, chunk_frames=7), ref, atol=1e-5 * np.abs(ref).max())
+    assert not np.allclose(ref, y)  # the net did something
+
+
+def test_short_and_silent_clips(tiny_model: Path) -> None:
+    den = load_denoiser(tiny_model)
+    for n in (1, 300, 1023):
+        assert denoise_any_rate(den, _speechlike(n), 44100).shape == (n,)
+    assert not denoise_signal(den, np.zeros(5000, np.float32)).any()
+
+
+def test_apply_stereo_44k_keeps_rate_and_length(tiny_model: Path, tmp_path: Path) -> None:
+    n = 44100 + 123
+    stereo = np.stack([_speechlike(n, 1), _speechlike(n, 2)], axis=1)
+    sf.write(tmp_path / "in.wav", stereo, 44100, subtype="PCM_16")
+    assert main(["denoise", "apply", "--model", str(tiny_model), str(tmp_path / "in.wav"),
+                 "-o", str(tmp_path / "out.wav"), "--quiet"]) == 0
+    info = sf.info(tmp_path / "out.wav")
+    assert (info.samplerate, info.frames, info.channels) == (44100, n, 1)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "FLOAT"])
+def test_apply_8bit_and_float_wavs(tiny_model: Path, tmp_path: Path, subtype: str) -> None:
+    sf.write(tmp_path / "in.wav", _speechlike(9000), 48000 if subtype == "FLOAT" else SR, subtype=subtype)
+    assert main(["denoise", "apply", "--model", str(tiny_model), str(tmp_path / "in.wav"),
+                 "--out-dir", str(tmp_path / "o"), "--quiet"]) == 0
+    assert sf.info(tmp_path / "o" / "in_denoised.wav").frames == 9000
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+
+def _write_bad(kind: str, path: Path) -> Path:
+    if kind == "not_audio":
+        path.write_text("this is not a wav file\n")
+    elif kind == "empty":
+        sf.write(path, np.zeros(0, np.float32), SR)
+    elif kind == "nan":
+        y = _speechlike(2000)
+        y[100] = np.nan
+        sf.write(path, y, SR, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("kind,message", [("missing", "not found"), ("not_audio", "cannot read"),
+                                          ("empty", "no audio samples"), ("nan", "NaN")])
+def test_bad_wav_is_one_line_exit_2(tiny_model: Path, tmp_path: Path, capsys, kind: str, message: str) -> None:
+    bad = _write_bad(kind, tmp_path / "bad.wav")
+    assert main(["denoise", "apply", "--model", str(tiny_model), str(bad), "-o", str(tmp_path / "o.wav")]) == 2
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("kind,message", [("missing", "not found"), ("text", "not a denselab model"),
+                                          ("other_torch", "not a denselab denoiser"), ("format", "model format")])
+def test_bad_model_file(tiny_model: Path, tmp_path: Path, capsys, kind: str, message: str) -> None:
+    sf.write(tmp_path / "in.wav", _speechlike(3000), SR)
+    model = tmp_path / "model.pt"
+    if kind == "text":
+        model.write_text("hello")
+    elif kind == "other_torch":
+        torch.save({"weights": torch.zeros(3)}, model)
+    elif kind == "format":
+        ckpt = torch.load(tiny_model, weights_only=True)
+        torch.save({**ckpt, "format": MODEL_FORMAT + 1, "denselab_version": "9.9.9"}, model)
+    assert main(["denoise", "apply", "--model", str(model), str(tmp_path / "in.wav"), "-o",
+                 str(tmp_path / "o.wav")]) == 2
+    assert message in _error_line(capsys)
+
+
+def test_eval_pair_checks(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    clean = _speechlike(20000)
+    noisy = clean + 0.01 * np.random.default_rng(0).standard_normal(20000).astype(np.float32)
+    sf.write(tmp_path / "clean.wav", clean, SR, subtype="FLOAT")
+    sf.write(tmp_path / "rate.wav", noisy, 22050, subtype="FLOAT")
+    sf.write(tmp_path / "long.wav", np.concatenate([noisy, noisy[:600]]), SR, subtype="FLOAT")
+    sf.write(tmp_path / "short.wav", noisy[:-100], SR, subtype="FLOAT")
+    args = ["denoise", "eval", "--model", str(tiny_model), "--clean", str(tmp_path / "clean.wav"), "--noisy"]
+    assert main(args + [str(tmp_path / "rate.wav")]) == 2
+    assert "sample rate" in _error_line(capsys)
+    assert main(args + [str(tmp_path / "long.wav")]) == 2
+    assert "at most one hop" in _error_line(capsys)
+    assert main(args + [str(tmp_path / "short.wav")]) == 0
+    captured = capsys.readouterr()
+    assert "truncated to 19900" in captured.err
+    result = json.loads(captured.out)
+    assert result["input_snr_db"] == pytest.approx(snr_db(clean[:-100], noisy[:-100]), abs=1e-6)
+
+
+def test_training_is_deterministic(speech_dir: Path) -> None:
+    from denselab.studies.denoise_model import load_pair
+
+    clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
+    split = denoise.split_pair(clean[:200000], noisy[:200000], sr, 0.1)
+    cfg = denoise.Config(hidden=(32, 32), epochs=2, frames_per_epoch=512, batch_size=128)
+    a, b = (denoise.train_variant("magnitude", split, cfg, "cpu", True) for _ in range(2))
+    assert a.validation_snr_curve == b.validation_snr_curve and len(a.validation_snr_curve) == 2
+
+
+# ----------------------------------------------------------------------------------------- end to end
+
+
+def test_quick_train_files_and_keys(quick_run: Path) -> None:
+    summary = json.loads((quick_run / "summary.json").read_text())
+    for key in ("validation_snr_db", "validation_input_snr_db", "train_seconds", "model", "tests", "baselines"):
+        assert key in summary
+    assert summary["model"] in ("mask", "magnitude") and set(summary["variants"]) == {"mask", "magnitude"}
+    assert set(summary["baselines"]) == {"noisy", "spectral_subtraction", "wiener", "oracle"}
+    assert summary["baselines"]["oracle"] > summary["validation_snr_db"] > summary["validation_input_snr_db"]
+    assert [Path(t["output"]).name for t in summary["tests"]] == ["test_x_01_recons.wav", "test_x_02_recons.wav"]
+    for t in summary["tests"]:
+        out, src = sf.info(quick_run / t["output"]), sf.info(t["source"])
+        assert (out.frames, out.samplerate) == (src.frames, src.samplerate)
+        assert (quick_run / t["figure"]).is_file()
+    for rel in [*summary["validation_audio"].values(), *summary["figures"].values(), "model.pt"]:
+        assert (quick_run / rel).is_file(), rel
+    ckpt = torch.load(quick_run / "model.pt", weights_only=True)
+    assert ckpt["variant"] == summary["model"] and ckpt["sample_rate"] == SR and ckpt["n_fft"] == 1024
+
+
+def test_eval_prints_json(quick_run: Path, capsys) -> None:
+    audio = quick_run / "audio"
+    assert main(["denoise", "eval", "--model", str(quick_run / "model.pt"), "--noisy",
+                 str(audio / "validation_noisy.wav"), "--clean", str(audio / "validation_clean.wav")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"snr_db", "input_snr_db", "gain_db"}
+    assert result["gain_db"] == pytest.approx(result["snr_db"] - result["input_snr_db"])
+    assert result["gain_db"] > 3.0
+
+
+def test_trained_model_level_invariance_through_files(quick_run: Path, tmp_path: Path) -> None:
+    y, sr = sf.read(quick_run / "audio" / "validation_noisy.wav", dtype="float32")
+    outs = {}
+    for gain in (0.1, 1.0, 4.0):  # -20 dB, as recorded, +12 dB (louder would clip the 16-bit file)
+        sf.write(tmp_path / f"in{gain}.wav", gain * y, sr, subtype="FLOAT")
+        main(["denoise", "apply", "--model", str(quick_run / "model.pt"), str(tmp_path / f"in{gain}.wav"),
+              "-o", str(tmp_path / f"out{gain}.wav"), "--quiet"])
+        outs[gain] = sf.read(tmp_path / f"out{gain}.wav", dtype="float32")[0] / gain
+    for gain in (0.1, 4.0):  # equal up to the gain, within 16-bit rounding of the quiet file
+        assert snr_db(outs[1.0], outs[gain]) > 35
+
+
+def test_speed_perturbed_copies_join_only_the_remix_pool(speech_dir: Path) -> None:
+    from denselab.studies.denoise_model import load_pair
+
+    clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
+    split = denoise.split_pair(clean[:100000], noisy[:100000], sr, 0.1, speed_factors=(0.9, 1.1))
+    T = len(split.clean_frames)
+    assert len(split.speech_frames) > 2.9 * T  # 1/0.9 + 1/1.1 ≈ 2.02 more copies' worth of frames
+    # recorded pairs only, no level jitter: every example is g·(S[t] + N[t]) for one recorded frame t
+    cfg = denoise.Config(remix_fraction=0.0, level_jitter_db=0.0, batch_size=64)
+    x, s = denoise.remix_batch(split, cfg, torch.Generator().manual_seed(0), "cpu")
+    g = denoise.REF_RMS / np.sqrt(split.noisy_power)
+    recorded = g * (split.clean_frames + split.noise_frames)
+    dist = torch.cdist(torch.view_as_real(x).flatten(1).double(), torch.view_as_real(recorded).flatten(1).double())
+    assert x.shape == (64, 513) and float(dist.min(1).values.max()) < 1e-3 * float(x.abs().max())
+
+
+@pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"]])
+def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
+    assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
+                 "--out", str(tmp_path / "o"), *flag]) == 2
+    _error_line(capsys)
