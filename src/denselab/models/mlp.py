@@ -45,6 +45,26 @@ def init_variance(init: str, fan_in: int, fan_out: int, std: float = 0.01) -> fl
     return {"normal": std ** 2, "xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in}[init]
 
 
+class Dropout(nn.Dropout):
+    """`nn.Dropout` with a cheaper random mask; same modes, placement and (to 1/65536) the same rate.
+
+    `F.dropout` draws one `bernoulli_` number per element, serially on CPU: after the matrix products it was
+    one of the largest costs of a 5x1024 training step there (torch.profiler, batch 512). Here each element
+    takes 16 bits of a 64-bit random word: 4x fewer generator calls, the rest is parallel elementwise work.
+    Drops an element with probability round(p * 65536) / 65536 and scales the kept ones so the expected
+    output equals the input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0 or self.p >= 1.0 or self.inplace:
+            return super().forward(x)
+        n = x.numel()
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-2 ** 63, None)
+        bits = words.view(torch.int16)[:n].view(x.shape)  # uniform on [-32768, 32767]
+        dropped = min(round(self.p * 65536), 65535)
+        keep = torch.ge(bits, dropped - 32768, out=torch.empty_like(x))  # 1.0 kept, 0.0 dropped
+        return x * keep.mul_(65536 / (65536 - dropped))
+
+
 def dropout_rates(n_layers: int, input_rate: float, hidden_rate: float) -> list[float]:
     """Per-layer input dropout: `input_rate` before the first layer, `hidden_rate` before every later one."""
     return [input_rate] + [hidden_rate] * (n_layers - 1)
@@ -78,7 +98,7 @@ def build_mlp(
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         layers: list[nn.Module] = []
         if rates[i] > 0:
-            layers.append(nn.Dropout(rates[i]))
+            layers.append(Dropout(rates[i]))
         linear = nn.Linear(int(fan_in), int(fan_out))
         INITS[init](linear.weight, init_std)
         nn.init.zeros_(linear.bias)

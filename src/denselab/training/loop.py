@@ -20,11 +20,31 @@ from tqdm.auto import tqdm
 
 from denselab.errors import DenselabError
 
+
+def _fused(cls: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
+    """Constructor of an Adam-family optimiser that uses torch's fused kernel (one pass over every tensor
+    per step) unless the caller picks an implementation. The default for-loop update makes ~10 elementwise
+    passes over each weight matrix, about a tenth of a 5x1024 step at batch 512 on CPU. Same update, same
+    seeds; falls back to the default where the fused kernel is unavailable (torch < 2.4 on CPU, other devices)."""
+
+    def make(params, lr: float = 1e-3, **kw) -> torch.optim.Optimizer:
+        params = list(params)
+        plain_tensors = all(isinstance(p, torch.Tensor) for p in params)  # param-group dicts: torch's default
+        if plain_tensors and not {"fused", "foreach", "differentiable"} & set(kw):
+            try:
+                return cls(params, lr=lr, fused=True, **kw)
+            except (RuntimeError, ValueError):
+                pass
+        return cls(params, lr=lr, **kw)
+
+    return make
+
+
 # name -> constructor(params, **kwargs). SGD is plain on purpose: the assignment says "no momentum".
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda params, lr=1.0, **kw: torch.optim.SGD(params, lr=lr, momentum=0.0, **kw),
-    "adam": lambda params, lr=1e-3, **kw: torch.optim.Adam(params, lr=lr, **kw),
-    "adamw": lambda params, lr=1e-3, **kw: torch.optim.AdamW(params, lr=lr, **kw),
+    "adam": _fused(torch.optim.Adam),
+    "adamw": _fused(torch.optim.AdamW),
 }
 
 
@@ -55,9 +75,14 @@ def resolve_device(name: str) -> str:
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
-                  drop_last: bool = False) -> Iterator[torch.Tensor]:
-    """Index tensors of one epoch: a seeded permutation (or 0..n-1 when `generator` is None) cut into batches."""
+                  drop_last: bool = False, device: str | torch.device | None = None) -> Iterator[torch.Tensor]:
+    """Index tensors of one epoch: a seeded permutation (or 0..n-1 when `generator` is None) cut into batches.
+
+    The permutation is drawn on the CPU (the same order on every device) and moved to `device` once per
+    epoch, not once per batch."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    if device is not None:
+        order = order.to(device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for start in range(0, stop, batch_size):
         yield order[start:start + batch_size]
@@ -110,8 +135,7 @@ def train_epoch(
     total_loss = torch.zeros((), device=device, dtype=torch.float64)
     total_correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
-    for step, idx in enumerate(batch_indices(len(x), batch_size, generator)):
-        idx = idx.to(device, non_blocking=True)
+    for step, idx in enumerate(batch_indices(len(x), batch_size, generator, device=device)):
         xb, yb = x[idx], y[idx]
         if transform is not None:
             xb = transform(xb)
@@ -157,8 +181,7 @@ def evaluate(
     classify = _is_classification(y)
     total_loss = torch.zeros((), device=x.device, dtype=torch.float64)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)
-    for idx in batch_indices(len(x), batch_size, None):
-        idx = idx.to(x.device)
+    for idx in batch_indices(len(x), batch_size, None, device=x.device):
         out = model(x[idx])
         total_loss += loss_fn(out, y[idx]).double() * len(idx)
         if classify:

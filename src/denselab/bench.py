@@ -1,0 +1,377 @@
+"""`denselab bench`: how close training runs to this machine's matrix-multiply limit, and how fast the studies are.
+
+Training a fully connected net is matrix multiplication, so the yardstick is the SGEMM rate on the net's own
+shapes, measured in the same process in blocks as long as the training windows and interleaved with them
+(a busy machine slows both alike; each side keeps its best repetition). Everything lands in
+OUT/bench.json; docs/BENCHMARKS.md explains every key.
+
+| key | what |
+|---|---|
+| `peak_gflops` | SGEMM GFLOP/s on every GEMM of a Study-1 training step (forward, grad-input, grad-weight) |
+| `train_gflops` | 6 x parameters x images / second of Study 1's own training code, steady state |
+| `train_to_peak_ratio` | `train_gflops / peak_gflops` |
+| `mnist_epochs_to_98_5`, `mnist_seconds_to_98_5` | full preset, test accuracy after each epoch (null: never) |
+| `denoise_realtime_factor` | seconds of audio per second of `denoise apply` |
+| `suite_seconds` | with `--suite`: wall seconds of each study's full preset and of the report |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from denselab.config import Runtime, resolve, run_record
+from denselab.data.mnist import NUM_CLASSES
+from denselab.errors import DenselabError
+from denselab.io import read_json, write_json
+from denselab.models.mlp import count_parameters
+
+TARGET_ACCURACY = 0.985
+# Study-1 overrides that make every stage of the bench take seconds (tests); the numbers are then meaningless.
+TINY_MNIST = {"hidden_layers": 2, "hidden_width": 64, "batch_size": 128, "epochs": 1, "train_subset": 2000,
+              "test_subset": 500}
+TINY_DENOISE = {"hidden": (32, 32), "epochs": 1, "frames_per_epoch": 256, "batch_size": 64}
+
+
+def _log(runtime: Runtime, message: str) -> None:
+    if not runtime.quiet:
+        print(f"denselab bench: {message}", file=sys.stderr, flush=True)
+
+
+def _sync(device: str | torch.device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+# ------------------------------------------------------------------------------------------- machine
+
+
+def _cpu_info() -> tuple[str | None, int | None]:
+    """(CPU model name, physical cores) from /proc/cpuinfo; (platform.processor(), None) elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or None, None
+    models = re.findall(r"^model name\s*:\s*(.+)$", text, flags=re.M)
+    cores = set()
+    for block in text.split("\n\n"):
+        phys = re.search(r"^physical id\s*:\s*(\d+)", block, flags=re.M)
+        core = re.search(r"^core id\s*:\s*(\d+)", block, flags=re.M)
+        if phys and core:
+            cores.add((phys.group(1), core.group(1)))
+    return (models[0].strip() if models else platform.processor() or None), (len(cores) or None)
+
+
+def machine_facts(device: str) -> dict[str, Any]:
+    """CPU, cores, threads and the math libraries torch was built with (from `torch.__config__.show()`)."""
+    config = torch.__config__.show()
+
+    def find(pattern: str) -> str | None:
+        m = re.search(pattern, config)
+        return m.group(1).strip() if m else None
+
+    model, physical = _cpu_info()
+    return {
+        "cpu_model": model,
+        "cores_logical": os.cpu_count(),
+        "cores_physical": physical,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "torch_version": torch.__version__,
+        "blas": find(r"BLAS_INFO=(\w+)"),
+        "blas_library": find(r"(Intel\(R\) oneAPI Math Kernel Library Version [^\n]*|OpenBLAS[^\n]*)"),
+        "onednn": find(r"(Intel\(R\) MKL-DNN v[\d.]+|oneDNN v[\d.]+)"),
+        "cpu_capability": find(r"CPU capability usage: (\w+)"),
+        "device": device,
+        "gpu": torch.cuda.get_device_name(0) if torch.device(device).type == "cuda" else None,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- peak
+
+
+def step_gemms(widths: list[int], batch: int, device: str) -> list[tuple[str, float, Callable[[], None]]]:
+    """Every GEMM of one training step of a `widths` MLP at `batch`, in the layouts autograd uses for
+    nn.Linear (weight stored (out, in)): forward addmm(b, x, W^T), grad-input g W, grad-weight g^T x.
+
+    Returns (label, FLOPs, run) triples; the operands are random and the results go to preallocated
+    tensors, so `run` times the multiplication only."""
+    gemms = []
+    for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+        x = torch.randn(batch, fan_in, device=device)
+        w = torch.randn(fan_out, fan_in, device=device)
+        b = torch.randn(fan_out, device=device)
+        g = torch.randn(batch, fan_out, device=device)
+        y, gx, gw = (torch.empty(batch, fan_out, device=device), torch.empty(batch, fan_in, device=device),
+                     torch.empty(fan_out, fan_in, device=device))
+        flops = 2.0 * batch * fan_in * fan_out
+        gemms += [
+            (f"layer {layer} forward ({batch}x{fan_in})@({fan_in}x{fan_out})", flops,
+             lambda b=b, x=x, w=w, y=y: torch.addmm(b, x, w.t(), out=y)),
+            (f"layer {layer} grad_input ({batch}x{fan_out})@({fan_out}x{fan_in})", flops,
+             lambda g=g, w=w, gx=gx: torch.mm(g, w, out=gx)),
+            (f"layer {layer} grad_weight ({fan_out}x{batch})@({batch}x{fan_in})", flops,
+             lambda g=g, x=x, gw=gw: torch.mm(g.t(), x, out=gw)),
+        ]
+    return gemms
+
+
+def time_gemms(gemms: list[tuple[str, float, Callable[[], None]]], best: dict[str, float], device: str) -> None:
+    """Time each GEMM once and keep its best time in `best` (label -> seconds): the per-shape rates."""
+    for label, _, run in gemms:
+        _sync(device)
+        t0 = time.perf_counter()
+        run()
+        _sync(device)
+        best[label] = min(best.get(label, math.inf), time.perf_counter() - t0)
+
+
+def time_gemm_steps(gemms: list[tuple[str, float, Callable[[], None]]], steps: int, device: str) -> float:
+    """Seconds for all GEMMs of `steps` training steps back to back: a block as long as a training window,
+    so a busy machine disturbs the peak and the training measurement alike."""
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        for _, _, run in gemms:
+            run()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------------------------- train
+
+
+def train_window_seconds(study, config, data, device: str, steps: int) -> float:
+    """Seconds of `steps` optimiser steps of Study 1's own training code (`train_classifier`: its model,
+    dropout, pixel shifts, loss, AdamW and one-cycle schedule) in steady state: a run of two epochs of
+    `steps` batches each, timed over the second (the first pays allocator and thread warm-up).
+    The test set is cut to 10 images, so the per-epoch test pass costs next to nothing."""
+    n = steps * config.batch_size
+    sub = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n],
+                              x_test=data.x_test[:10], y_test=data.y_test[:10])
+    _, history, _ = study.train_classifier(dataclasses.replace(config, epochs=2), sub, device, quiet=True)
+    if history.diverged or len(history.epoch_seconds) < 2:
+        return math.nan
+    return history.epoch_seconds[1]
+
+
+def measure_training(study, config, data, device: str, windows: int, steps: int,
+                     runtime: Runtime) -> dict[str, Any]:
+    """Interleave GEMM-peak repetitions with training windows; each keeps its best (fastest) repetition."""
+    widths = [data.x_train.shape[1]] + [config.hidden_width] * config.hidden_layers + [NUM_CLASSES]
+    batch = config.batch_size
+    steps = max(4, steps)  # the one-cycle schedule needs a step or more in each of its phases
+    if len(data.x_train) < steps * batch:
+        raise DenselabError(f"the bench needs {steps} batches of {batch} training images; "
+                            f"only {len(data.x_train)} are there")
+    gemms = step_gemms(widths, batch, device)
+    best: dict[str, float] = {}
+    time_gemms(gemms, best, device)  # warm-up
+    best.clear()
+    window_seconds, gemm_seconds = [], []
+    for i in range(windows):
+        _log(runtime, f"peak and training window {i + 1}/{windows}")
+        time_gemms(gemms, best, device)
+        gemm_seconds.append(time_gemm_steps(gemms, steps, device))
+        window_seconds.append(train_window_seconds(study, config, data, device, steps))
+        gemm_seconds.append(time_gemm_steps(gemms, steps, device))
+    gemm_flops = sum(f for _, f, _ in gemms)
+    peak = gemm_flops * steps / min(gemm_seconds) / 1e9
+    params = count_parameters(study.build_classifier(config, widths[0]))
+    finite = [s for s in window_seconds if math.isfinite(s)]
+    step_seconds = min(finite) / steps if finite else math.nan
+    train = 6.0 * params * batch / step_seconds / 1e9
+    return {
+        "peak_gflops": peak,
+        "train_gflops": train,
+        "train_to_peak_ratio": train / peak,
+        "train": {
+            "widths": widths, "batch_size": batch, "parameters": params,
+            "flops_per_step": 6.0 * params * batch, "step_seconds": step_seconds,
+            "steps_per_window": steps, "window_seconds": window_seconds,
+            "recipe": {k: getattr(config, k) for k in ("optimizer", "lr", "weight_decay", "label_smoothing",
+                                                         "input_dropout", "hidden_dropout", "shift_pixels")},
+        },
+        "peak": {
+            "gemm_step_seconds": min(gemm_seconds) / steps, "gemm_step_flops": gemm_flops,
+            "block_seconds": gemm_seconds,
+            "gemms": [{"gemm": label, "gflops": f / best[label] / 1e9} for label, f, _ in gemms],
+        },
+    }
+
+
+def time_to_accuracy(study, config, data, device: str, quiet: bool,
+                     target: float = TARGET_ACCURACY) -> dict[str, Any]:
+    """Train with the full recipe; the first epoch whose test accuracy reaches `target` and the wall
+    seconds up to the end of it (training plus the per-epoch test pass)."""
+    _, history, seconds = study.train_classifier(config, data, device, quiet)
+    reached = next((i for i, a in enumerate(history.test_accuracy) if a >= target), None)
+    elapsed = list(itertools.accumulate(history.epoch_seconds))
+
+    params = count_parameters(study.build_classifier(config, data.x_train.shape[1]))
+    return {
+        "mnist_epochs_to_98_5": None if reached is None else reached + 1,
+        "mnist_seconds_to_98_5": None if reached is None else elapsed[reached],
+        "mnist": {
+            "target_accuracy": target, "epochs": config.epochs, "train_images": len(data.x_train),
+            "test_images": len(data.x_test), "test_accuracy": history.test_accuracy,
+            "epoch_seconds": history.epoch_seconds, "train_seconds": seconds,
+            "final_test_accuracy": history.test_accuracy[-1] if history.test_accuracy else None,
+            "diverged": history.diverged,
+            # cross-checks of train_gflops over whole epochs, each epoch's test pass included
+            "run_gflops": 6.0 * params * len(data.x_train) * history.epochs / seconds / 1e9 if seconds else None,
+            "best_epoch_gflops": (6.0 * params * len(data.x_train) / min(history.epoch_seconds) / 1e9
+                                  if history.epoch_seconds else None),
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------ denoise, suite
+
+
+def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | None = None, tiny: bool = False,
+                  reps: int = 3) -> dict[str, Any]:
+    """Seconds of audio denoised per second by `denoise apply` (model loading and WAV reading/writing
+    included) on the test WAVs. Without `model_path`, a model of the full preset's size is trained for
+    one short epoch first: the speed of applying it does not depend on how well it was trained."""
+    from denselab.cli import run_study
+    from denselab.data.audio import load_wav
+    from denselab.studies import load_study
+
+    study = load_study("denoise")
+    if study is None:
+        return {"denoise_realtime_factor": None, "denoise": {"note": "denoise study not available"}}
+    speech = Path(runtime.data_dir) / "speech"
+    inputs = [speech / name for name in study.SPEECH_FILES["test"] if (speech / name).is_file()]
+    if not inputs:
+        return {"denoise_realtime_factor": None, "denoise": {"note": f"no test WAVs in {speech}"}}
+    source = "given"
+    if model_path is None or not Path(model_path).is_file():
+        model_dir = out / "denoise-model"
+        overrides = {"seed": seed, "hidden": study.Config().hidden, "epochs": 1, "model_type": "mask",
+                     **(TINY_DENOISE if tiny else {})}
+        _log(runtime, f"training a denoiser to time (1 epoch) into {model_dir}")
+        try:
+            run_study("denoise", "quick", overrides, model_dir, runtime, force=True, command="denoise train")
+        except DenselabError as e:
+            return {"denoise_realtime_factor": None, "denoise": {"note": f"could not train a denoiser: {e}"}}
+        model_path, source = model_dir / "model.pt", "trained by bench for 1 epoch, full-preset widths"
+    audio_seconds = 0.0
+    for path in inputs:
+        y, sr = load_wav(path)
+        audio_seconds += len(y) / sr
+    best = math.inf
+    for _ in range(reps):
+        _sync(runtime.device)
+        t0 = time.perf_counter()
+        study.apply_files(str(model_path), [str(p) for p in inputs], out_dir=str(out / "denoised"),
+                          device=runtime.device, quiet=True)
+        _sync(runtime.device)
+        best = min(best, time.perf_counter() - t0)
+    return {"denoise_realtime_factor": audio_seconds / best,
+            "denoise": {"model": str(model_path), "model_source": source, "inputs": [str(p) for p in inputs],
+                        "audio_seconds": audio_seconds, "apply_seconds": best, "repetitions": reps}}
+
+
+def suite_times(out: Path, runtime: Runtime, seed: int) -> dict[str, Any]:
+    """Wall seconds of each study's full preset run from scratch into OUT/suite/<study>, then of the report
+    (what `denselab all --preset full` does). OUT/suite is the bench's own folder and is emptied first."""
+    from denselab.cli import run_study
+    from denselab.report import build_report
+    from denselab.studies import STUDIES
+
+    suite = out / "suite"
+    if suite.exists():
+        shutil.rmtree(suite)
+    seconds: dict[str, float | None] = {}
+    notes = []
+    for name in STUDIES:
+        _log(runtime, f"suite: {name} --preset full")
+        t0 = time.perf_counter()
+        try:
+            run_study(name, "full", {"seed": seed}, suite / name, runtime, force=True,
+                      command="denoise train" if name == "denoise" else name)
+            seconds[name] = time.perf_counter() - t0
+        except DenselabError as e:
+            seconds[name] = None
+            notes.append(f"{name}: {e}")
+    t0 = time.perf_counter()
+    build_report(suite, quiet=runtime.quiet)
+    seconds["report"] = time.perf_counter() - t0
+    seconds["total"] = sum(s for s in seconds.values() if s is not None)
+    return {"suite_seconds": seconds, "suite_notes": notes}
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+ROWS = [  # (key, label, format)
+    ("peak_gflops", "SGEMM peak on the net's shapes (GFLOP/s)", "{:.1f}"),
+    ("train_gflops", "training, steady state (GFLOP/s)", "{:.1f}"),
+    ("train_to_peak_ratio", "training / peak", "{:.3f}"),
+    ("mnist_epochs_to_98_5", "MNIST epochs to 98.5 %", "{}"),
+    ("mnist_seconds_to_98_5", "MNIST seconds to 98.5 %", "{:.1f}"),
+    ("denoise_realtime_factor", "denoise apply (x real time)", "{:.0f}"),
+]
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The human-readable summary printed by `denselab bench`."""
+    rows = [(label, "null" if result.get(key) is None else fmt.format(result[key])) for key, label, fmt in ROWS]
+    for name, s in (result.get("suite_seconds") or {}).items():
+        rows.append((f"suite: {name} --preset full (s)", "failed" if s is None else f"{s:.0f}"))
+    m = result["machine"]
+    rows.append(("machine", f"{m['cpu_model']}, {m['cores_physical']} cores, {m['torch_threads']} torch threads, "
+                            f"torch {m['torch_version']}, {m['blas']}, {m['onednn']}, {m['device']}"))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def run_bench(out_dir: str | os.PathLike, runtime: Runtime, suite: bool = False, seed: int = 0, *,
+              windows: int = 5, steps: int = 8, denoise_model: str | os.PathLike | None = None,
+              _tiny: bool = False) -> dict[str, Any]:
+    """Measure and write OUT/bench.json; print the table; return the result.
+
+    `windows` x `steps` are the training steps timed against the GEMM peak; `denoise_model` reuses a trained
+    model.pt for the denoiser timing; `_tiny` shrinks every stage to seconds (tests; numbers meaningless)."""
+    from denselab.studies import mnist as study
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DenselabError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    config = resolve(study.Config, study.PRESETS, "full", {"seed": seed, **(TINY_MNIST if _tiny else {})})
+    if _tiny:
+        windows, steps = min(windows, 2), min(steps, 4)
+    result: dict[str, Any] = {"machine": machine_facts(runtime.device)}
+    _log(runtime, "loading MNIST")
+    data = study.load_data(config, runtime.data_dir, runtime.device)
+    result.update(measure_training(study, config, data, runtime.device, windows, steps, runtime))
+    _log(runtime, f"full-preset MNIST run ({config.epochs} epochs) to {TARGET_ACCURACY:.1%}")
+    result.update(time_to_accuracy(study, config, data, runtime.device, runtime.quiet))
+    del data
+    result["suite_seconds"] = None
+    if suite:
+        result.update(suite_times(out, runtime, seed))
+        full_model = out / "suite" / "denoise" / "model.pt"
+        denoise_model = denoise_model or (full_model if full_model.is_file() else None)
+    result.update(denoise_speed(out, runtime, seed, Path(denoise_model) if denoise_model else None, tiny=_tiny))
+    result["run"] = run_record("bench", config, runtime, "full")
+    result["tiny"] = _tiny
+    write_json(out / "bench.json", result)
+    result = read_json(out / "bench.json")
+    print(format_table(result))
+    return result
