@@ -69,7 +69,7 @@ class Config:
     """Frames per mini-batch."""
     lr: float = 1e-3
     """Adam learning rate (cosine-decayed to 5 % over `epochs`)."""
-    patience: int = 6
+    patience: int = 4
     """Early stopping: stop after this many epochs without a better validation SNR (best weights are kept)."""
     validation_fraction: float = 0.1
     """Fraction at the end of the training pair held out for validation (contiguous, never trained on)."""
@@ -79,8 +79,8 @@ class Config:
     """Lowest SNR of a remixed frame's recording (speech power / noise power over the training part)."""
     snr_high_db: float = 13.0
     """Highest SNR of a remixed frame's recording."""
-    level_jitter_db: float = 3.0
-    """Random gain of +- this many dB on every training frame (the level normaliser is never exact)."""
+    level_jitter_db: float = 0.0
+    """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
     speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17)
     """Speed-perturbed copies of the clean training speech for remixing (other pitches: voices never heard; 1 = none)."""
     speed_share: float = 0.5

@@ -1,0 +1,200 @@
+"""Study 1: grid logic, label placement, the quick preset end to end, and bad --mnist-dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from denselab.cli import main
+from denselab.io import read_json
+from denselab.studies.mnist import class_means, random_shift, row_purity, top_activation_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Path:
+    path = Path(os.environ.get("DENSELAB_DATA", "../shared/data"))
+    path = path if path.is_absolute() else ROOT / path
+    if not (path / "mnist").is_dir():
+        pytest.skip(f"no MNIST data in {path} (set DENSELAB_DATA)")
+    return path
+
+
+def test_grid_assigns_by_argmax_and_orders_rows_by_score():
+    # 6 images, 3 units. Winners: unit 0 <- images 0, 2, 4 ; unit 1 <- image 1 ; unit 2 <- none.
+    scores = np.array([
+        [0.6, 0.3, 0.1],
+        [0.2, 0.7, 0.1],
+        [0.9, 0.05, 0.05],
+        [0.1, 0.8, 0.1],
+        [0.5, 0.4, 0.1],
+        [0.3, 0.6, 0.1],
+    ])
+    grid = top_activation_grid(scores, top=2)
+    assert grid["counts"] == [3, 3, 0]
+    assert grid["members"] == [[2, 0, 4], [3, 1, 5], []]
+    assert grid["rows"] == [[2, 0], [3, 1], []]  # top-2 by the unit's own score, highest first; empty row stays empty
+    assert grid["unassigned"] == 0
+
+
+def test_grid_short_rows_ties_and_floor():
+    scores = np.array([
+        [0.0, 0.0, 0.0],   # every unit silent: unassigned under floor=0
+        [2.0, 0.0, 1.0],
+        [2.0, 0.0, 0.5],   # ties with image 1 at unit 0: lower index first
+        [0.0, 0.0, 3.0],
+    ])
+    grid = top_activation_grid(scores, top=10, floor=0.0)
+    assert grid["rows"] == [[1, 2], [], [3]]  # short rows are not padded
+    assert grid["counts"] == [2, 0, 1]
+    assert grid["unassigned"] == 1
+    # without a floor the all-zero image goes to argmax's first unit
+    assert top_activation_grid(scores, top=10)["rows"][0] == [1, 2, 0]
+
+
+def test_row_purity():
+    scores = np.eye(3)[[0, 0, 0, 1]] * np.array([[3.0], [2.0], [1.0], [1.0]])
+    labels = np.array([7, 7, 4, 2])
+    rows = row_purity(top_activation_grid(scores, top=1), labels)
+    assert rows[0] == {"unit": 0, "count": 3, "majority_class": 7, "purity": pytest.approx(2 / 3),
+                       "shown_purity": 1.0}
+    assert rows[1]["purity"] == 1.0 and rows[1]["majority_class"] == 2
+    assert rows[2] == {"unit": 2, "count": 0, "majority_class": None, "purity": None, "shown_purity": None}
+
+
+def test_class_means_place_labels_at_each_class_centre():
+    points = np.array([[0.0, 0.0], [2.0, 4.0], [10.0, 10.0], [-1.0, 3.0]])
+    labels = np.array([0, 0, 2, 2])
+    means = class_means(points, labels, n_classes=3)
+    assert means.shape == (3, 2)
+    np.testing.assert_allclose(means[0], [1.0, 2.0])
+    np.testing.assert_allclose(means[2], [4.5, 6.5])
+    assert np.isnan(means[1]).all()  # absent class: no label drawn
+
+
+def test_random_shift_moves_whole_images_and_fills_blank():
+    x = torch.zeros(64, 5 * 4)
+    x[:, 2 * 4 + 1] = 1.0  # one lit pixel at (2, 1) in every 5x4 image
+    shifted = random_shift(x, (5, 4), 1, fill=-0.5, generator=torch.Generator().manual_seed(0))
+    assert shifted.shape == x.shape
+    img = shifted.view(64, 5, 4)
+    assert torch.all((img == 1.0).sum(dim=(1, 2)) == 1)  # the lit pixel survives, moved by at most 1
+    rows, cols = torch.nonzero(img == 1.0)[:, 1], torch.nonzero(img == 1.0)[:, 2]
+    assert rows.sub(2).abs().max() <= 1 and cols.sub(1).abs().max() <= 1
+    assert len(set(zip(rows.tolist(), cols.tolist()))) > 1  # images are shifted independently
+    assert set(shifted.unique().tolist()) <= {0.0, 1.0, -0.5}
+
+
+def test_quick_preset_end_to_end(tmp_path, data_dir, capsys):
+    out = tmp_path / "m"
+    args = ["mnist", "--preset", "quick", "--data-dir", str(data_dir), "--out", str(out), "--quiet",
+            "--train-subset", "1000", "--test-subset", "500", "--probe-images", "150"]
+    assert main(args) == 0
+    summary = read_json(out / "summary.json")
+    assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["epochs"] == 1 and summary["train_seconds"] > 0
+    assert [layer["name"] for layer in summary["layers"]] == ["raw", "hidden1", "hidden2", "hidden3", "hidden4",
+                                                            "hidden5", "output"]
+    for layer in summary["layers"]:
+        assert 0.0 <= layer["knn_accuracy_2d_tsne"] <= 1.0 and 0.0 <= layer["knn_accuracy_2d_pca"] <= 1.0
+    pen = summary["penultimate_grid"]
+    assert len(pen["units"]) == 10 and sum(pen["counts"]) + pen["unassigned"] == 150
+    assert [row["unit"] for row in pen["rows"]] == pen["units"]  # rows name the layer's real unit indices
+    assert sum(summary["output_grid"]["counts"]) == 150
+    figures = {p.name for p in (out / "figures").glob("*.png")}
+    expected = {"curves.png", "output_grid.png", "penultimate_grid.png", "overview.png", "separability.png"}
+    expected |= {f"{m}_{n}.png" for m in ("tsne", "pca") for n in ("raw", "hidden1", "hidden2", "hidden3",
+                                                                    "hidden4", "hidden5", "output")}
+    assert expected <= figures and len(expected) == 19
+    assert (out / "model.pt").is_file() and (out / "arrays.npz").is_file()
+    with np.load(out / "arrays.npz") as arrays:
+        assert arrays["images"].shape == (150, 28, 28) and arrays["tsne_hidden3"].shape == (150, 2)
+        assert arrays["output_grid"].shape == (10, 10)
+
+    from denselab.studies.mnist import load_model
+    model, meta = load_model(out / "model.pt")
+    assert meta["image_shape"] == [28, 28] and meta["config"]["train_subset"] == 1000
+
+    # the same command again reuses the finished run (without --quiet it says so)
+    capsys.readouterr()
+    args.remove("--quiet")
+    assert main(args) == 0
+    assert read_json(out / "summary.json") == summary
+    assert "already complete" in capsys.readouterr().err
+
+    # determinism: the same command and seed into a fresh folder gives the same numbers
+    again = tmp_path / "m2"
+    assert main([a if a != str(out) else str(again) for a in args] + ["--quiet"]) == 0
+    summary2 = read_json(again / "summary.json")
+    for key in ("test_accuracy", "layers", "output_grid", "penultimate_grid"):
+        assert summary2[key] == summary[key], key
+    assert summary2["curves"]["train_loss"] == summary["curves"]["train_loss"]
+
+
+def test_bad_option_value_is_a_one_line_error(tmp_path, capsys):
+    code = main(["mnist", "--preset", "quick", "--input-dropout", "1.5", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "denselab: error: --input-dropout must be in [0, 1), got 1.5"
+
+
+def test_bad_mnist_dir_is_a_one_line_error(tmp_path, capsys):
+    missing = tmp_path / "no-such-mnist"
+    code = main(["mnist", "--preset", "quick", "--mnist-dir", str(missing), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("denselab: error:") and "\n" not in err and str(missing) in err
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["mnist", "--preset", "quick", "--mnist-dir", str(empty), "--out", str(tmp_path / "o2"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and str(empty) in err and "train-images-idx3-ubyte" in err and "\n" not in err
+
+
+def test_load_model_rejects_missing_and_foreign_files(tmp_path):
+    from denselab.errors import DenselabError
+    from denselab.io import save_torch
+    from denselab.studies.mnist import MODEL_FORMAT, load_model
+
+    with pytest.raises(DenselabError, match="does not exist"):
+        load_model(tmp_path / "nope.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(DenselabError, match="not a denselab model file"):
+        load_model(tmp_path / "text.pt")
+    save_torch(tmp_path / "other.pt", {"format": "something-else"})
+    with pytest.raises(DenselabError, match="not a denselab MNIST model"):
+        load_model(tmp_path / "other.pt")
+    save_torch(tmp_path / "old.pt", {"format": MODEL_FORMAT, "version": 0})
+    with pytest.raises(DenselabError, match="version 0"):
+        load_model(tmp_path / "old.pt")
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """Uncompressed IDX (uint8): magic 0x0000 08 ndim, big-endian dims, data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_any_idx_dataset_with_other_image_size_works(tmp_path):
+    # 10 classes of 12x10 images that are not digits: class c lights row c
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for split, n in (("train", 300), ("t10k", 80)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 60, (n, 12, 10))
+        images[np.arange(n), labels] = 255
+        _write_idx(folder / f"{split}-images-idx3-ubyte", images)
+        _write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
+    out = tmp_path / "o"
+    assert main(["mnist", "--preset", "quick", "--mnist-dir", str(folder), "--out", str(out), "--quiet",
+                 "--probe-images", "60", "--hidden-width", "64"]) == 0
+    summary = read_json(out / "summary.json")
+    assert summary["image_shape"] == [12, 10] and summary["train_images"] == 300 and summary["test_images"] == 80
+    with np.load(out / "arrays.npz") as arrays:
+        assert arrays["images"].shape == (60, 12, 10)
+    assert (out / "figures" / "output_grid.png").is_file()
