@@ -10,7 +10,8 @@ import torch
 from denselab.data import load_mnist, normalize
 from denselab.errors import DenselabError
 from denselab.models import build_mlp
-from denselab.training import batch_indices, evaluate, fit, make_optimizer, resolve_device, seed_everything
+from denselab.training import (batch_indices, evaluate, fit, make_optimizer, one_cycle, resolve_device,
+                               seed_everything)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,26 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(DenselabError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("total, warmup", [(8, 0.25), (100, 0.1), (587, 0.25), (30, 0.5)])
+def test_one_cycle_matches_torch(total: int, warmup: float) -> None:
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    ours, ref = torch.optim.SGD(params, lr=0.1), torch.optim.SGD(params, lr=0.1)
+    sched = one_cycle(ours, total, warmup)
+    torch_sched = torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=0.1, total_steps=total, pct_start=warmup,
+                                                      cycle_momentum=False, final_div_factor=1e3)
+    for _ in range(total):
+        assert ours.param_groups[0]["lr"] == pytest.approx(ref.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
+        ours.step(), sched.step(), ref.step(), torch_sched.step()
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 4, 5])
+def test_one_cycle_short_runs_stay_finite(total: int) -> None:
+    # torch's OneCycleLR divides by zero here (e.g. 4 steps at 25 % warm-up)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched, lrs = one_cycle(opt, total, 0.25), []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step(), sched.step()
+    assert all(0 < lr <= 0.1 for lr in lrs) and max(lrs) > 0.05

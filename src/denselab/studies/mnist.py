@@ -35,7 +35,7 @@ from denselab.data.mnist import NUM_CLASSES, Mnist, load_mnist, normalize, pixel
 from denselab.errors import DenselabError
 from denselab.io import read_json, save_npz, save_torch, write_json
 from denselab.models.mlp import build_mlp, layer_outputs
-from denselab.training import History, fit, make_optimizer, seed_everything
+from denselab.training import History, fit, make_optimizer, one_cycle, seed_everything
 
 MODEL_FORMAT = "denselab-mnist"
 MODEL_VERSION = 1
@@ -196,9 +196,7 @@ def train_classifier(config: Config, data: Data, device: str | torch.device = "c
     kwargs = {"weight_decay": config.weight_decay} if config.optimizer == "adamw" else {}
     opt = make_optimizer(config.optimizer, model.parameters(), lr=config.lr, **kwargs)
     steps = config.epochs * math.ceil(len(data.x_train) / config.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=max(steps, 1),
-                                                pct_start=config.warmup_fraction, anneal_strategy="cos",
-                                                div_factor=25.0, final_div_factor=1e3)
+    sched = one_cycle(opt, total_steps=steps, warmup_fraction=config.warmup_fraction)
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # smoothing regularises training only; evaluation reports the plain cross-entropy

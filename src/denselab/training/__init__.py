@@ -7,10 +7,11 @@ from denselab.training.loop import (
     evaluate,
     fit,
     make_optimizer,
+    one_cycle,
     resolve_device,
     seed_everything,
     train_epoch,
 )
 
-__all__ = ["OPTIMIZERS", "History", "batch_indices", "evaluate", "fit", "make_optimizer", "resolve_device",
+__all__ = ["OPTIMIZERS", "History", "batch_indices", "evaluate", "fit", "make_optimizer", "one_cycle", "resolve_device",
            "seed_everything", "train_epoch"]

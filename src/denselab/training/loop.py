@@ -55,6 +55,29 @@ def make_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
     return OPTIMIZERS[name](params, **kwargs)
 
 
+def one_cycle(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float,
+              div_factor: float = 25.0, final_div_factor: float = 1e3) -> torch.optim.lr_scheduler.LambdaLR:
+    """One-cycle schedule around each group's lr (the peak): cosine warm-up from peak/div_factor over the
+    first `warmup_fraction` of the steps, then cosine decay to peak/div_factor/final_div_factor.
+
+    Same curve as torch's OneCycleLR (cos anneal, no momentum cycling), but defined for any number of steps:
+    torch's divides by zero when the warm-up rounds to a single step (e.g. 4 steps at 25 %)."""
+    start, end = 1.0 / div_factor, 1.0 / div_factor / final_div_factor
+    up = warmup_fraction * total_steps - 1.0  # last warm-up step (float, as in torch)
+    last = total_steps - 1.0
+
+    def cos(a: float, b: float, pct: float) -> float:
+        return b + (a - b) / 2.0 * (1.0 + math.cos(math.pi * min(max(pct, 0.0), 1.0)))
+
+    def factor(step: int) -> float:
+        if up > 0 and step <= up:
+            return cos(start, 1.0, step / up)
+        begin = max(up, 0.0)  # warm-up shorter than one step: start at the peak
+        return cos(1.0, end, (step - begin) / (last - begin)) if last > begin else 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch from one number; returns a CPU generator for data order."""
     random.seed(seed)
