@@ -110,3 +110,27 @@ def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
     for f in out.rglob("*.json"):
         _strict(f)
     assert not list(out.rglob("*.tmp")) or all(p.name.startswith(".") for p in out.rglob("*.tmp"))
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
+    out = tmp_path / "X"
+    cmd = [sys.executable, "-m", "denselab", "dropout", "--preset", "quick", "--out", str(out), "--quiet",
+           "--data-dir", str(data_dir), "--device", "cpu", "--epochs", "1", "--train-subset", "1000",
+           "--test-subset", "1000"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    try:
+        while not list((out / "runs").glob("*.json")) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("denselab: interrupted") and f"--out {out} to resume" in last
+    assert not list(out.rglob("*.tmp")) and not (out / "summary.json").exists()
+    for f in out.rglob("*.json"):
+        _strict(f)

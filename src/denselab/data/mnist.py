@@ -125,7 +125,8 @@ def load_mnist(folder: str | os.PathLike, download: bool = True) -> Mnist:
         download_mnist(folder)
         missing = [n for n in MNIST_FILES.values() if _find(folder, n) is None]
     if missing:
-        raise DenselabError(_missing_message(folder, "missing " + ", ".join(missing)))
+        reason = "none of them is there" if len(missing) == len(MNIST_FILES) else "missing " + ", ".join(missing)
+        raise DenselabError(_missing_message(folder, reason))
     arrays = {role: read_idx(_find(folder, name)) for role, name in MNIST_FILES.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
