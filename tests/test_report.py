@@ -191,8 +191,8 @@ def test_html_embeds_every_image_and_clip(report: Path) -> None:
     html = (report / "report.html").read_text()
     # 31 PNGs; validation noisy/denoised/clean and two test files x noisy/denoised
     assert count_media(html) == (31, 3 + 4)
-    assert not external_refs(html, allow=(MATHJAX_CDN,)), "no media outside the file"
-    assert "require.js" not in html
+    assert not external_refs(html), "no media or script outside the file"
+    assert "require.js" not in html and MATHJAX_CDN not in html and "window.MathJax" in html  # maths offline
     # the explanations carry the measured numbers and the conclusions they imply
     assert "95.12 %" in html and "short of the assignment" in html
     assert "9.9 dB" in html and "oracle" in html
@@ -230,11 +230,31 @@ def count_media(html: str) -> tuple[int, int]:
             len(re.findall(r"<audio[^>]*>\s*<source src=\"data:audio/[^;\"]+;base64,", html)))
 
 
+def unrendered_math(dom: str) -> list[str]:
+    """LaTeX left as source in the visible text of a rendered page (MathJax's output removed first)."""
+    text = re.sub(r"<(script|style)\b.*?</\1>|<mjx-container\b.*?</mjx-container>", " ", dom, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return re.findall(r"\$[^$]{1,60}\$|\\frac|\\odot", text)
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_chromium_renders_figures_and_players(report: Path, tmp_path: Path) -> None:
+def test_chromium_renders_figures_players_and_maths(report: Path, tmp_path: Path) -> None:
     dom, colours = render(report / "report.html", tmp_path)
     assert count_media(dom) == (31, 7)
     assert colours > 20, "the screenshot is not blank"
+    # with every host lookup failing, the maths is typeset by the inlined MathJax, none left as LaTeX source
+    assert dom.count("<mjx-container") >= 10
+    assert not re.findall(r'data-mjx-error="([^"]*)"', dom)
+    assert not unrendered_math(dom)
+
+
+def test_maths_falls_back_to_the_cdn_without_the_vendored_file(monkeypatch, tmp_path: Path) -> None:
+    from denselab.report import render as render_module
+
+    monkeypatch.setattr(render_module, "MATHJAX_FILE", tmp_path / "absent.js")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$$a = b$$")])
+    html = render_module.to_html(nb)
+    assert MATHJAX_CDN in html and "fontCache" not in html
 
 
 @pytest.mark.skipif(CHROMIUM is None or not os.environ.get("DENSELAB_REPORT_RUN"),
@@ -247,11 +267,12 @@ def test_report_of_a_real_run(tmp_path: Path) -> None:
     html = (root / "report.html").read_text()
     images, players = count_media(html)
     assert images >= 20 and players >= 4
-    assert not external_refs(html, allow=(MATHJAX_CDN,))
+    assert not external_refs(html)
     nb = nbformat.read(str(root / "report.ipynb"), as_version=4)
     assert all(c.outputs for c in nb.cells if c.cell_type == "code")
     dom, colours = render(root / "report.html", tmp_path)
     assert count_media(dom) == (images, players) and colours > 20
+    assert "<mjx-container" in dom and not unrendered_math(dom)
 
 
 # ------------------------------------------------------------------------------------------ robustness

@@ -8,11 +8,28 @@ from pathlib import Path
 
 import nbformat
 
-# MathJax stays on its CDN (nbconvert's default): offline, the maths reads as its LaTeX source. Require.js
-# is dropped: nothing in the report needs it, and no other script, stylesheet or medium is fetched.
+# MathJax 3 (TeX input, SVG output, fonts included: one file, vendor/) is inlined, so the maths renders offline;
+# without the file, nbconvert's default CDN MathJax 2 is linked instead. Require.js is dropped: nothing in the
+# report needs it (nor Mermaid's loader: no diagrams), and no other script, stylesheet or medium is fetched.
 # Figures are always written as data: URIs, with their caption as alt text.
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% from 'mathjax.html.j2' import mathjax %}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+{%- if resources.denselab_mathjax -%}
+<script>
+window.MathJax = {
+  tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],
+        processEscapes: true, processEnvironments: true},
+  svg: {fontCache: 'global'}
+};
+</script>
+<script>{{ resources.denselab_mathjax }}</script>
+{%- else -%}
+{{ mathjax(resources.mathjax_url) }}
+{%- endif -%}
+{%- endblock html_head_js_mathjax -%}
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 <img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
@@ -71,8 +88,20 @@ def to_html(nb: nbformat.NotebookNode) -> str:
     exporter = HTMLExporter(config=config, template_name="lab", embed_images=True,
                             extra_loaders=[jinja2.DictLoader({"denselab.html.j2": _TEMPLATE})])
     exporter.template_file = "denselab.html.j2"
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "denselab report"}})
+    resources = {"metadata": {"name": "denselab report"}, "denselab_mathjax": inline_mathjax()}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body
+
+
+MATHJAX_FILE = Path(__file__).with_name("vendor") / "mathjax-tex-svg.js"
+
+
+def inline_mathjax() -> str:
+    """The vendored MathJax 3 bundle, safe to place inside a <script> element ("" when it is absent)."""
+    try:
+        return MATHJAX_FILE.read_text(encoding="utf-8").replace("</script", "<\\/script")
+    except OSError:
+        return ""
 
 
 # src/href of media-bearing tags; a page that mails well has only data: URIs (and #anchors) there.
