@@ -83,12 +83,17 @@ def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
     assert _numbers(c) != _numbers(a)
 
 
-def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
-    out = tmp_path / "X"
+def _quick_dropout(out, data_dir) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of a short `denselab dropout` run in a child process (signals need a real process)."""
     cmd = [sys.executable, "-m", "denselab", "dropout", "--preset", "quick", "--out", str(out), "--quiet",
            "--data-dir", str(data_dir), "--device", "cpu", "--epochs", "1", "--train-subset", "1000",
            "--test-subset", "1000"]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return cmd, {**os.environ, "PYTHONPATH": str(REPO / "src")}
+
+
+def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
+    out = tmp_path / "X"
+    cmd, env = _quick_dropout(out, data_dir)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     try:
@@ -114,10 +119,7 @@ def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
     out = tmp_path / "X"
-    cmd = [sys.executable, "-m", "denselab", "dropout", "--preset", "quick", "--out", str(out), "--quiet",
-           "--data-dir", str(data_dir), "--device", "cpu", "--epochs", "1", "--train-subset", "1000",
-           "--test-subset", "1000"]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    cmd, env = _quick_dropout(out, data_dir)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     try:
