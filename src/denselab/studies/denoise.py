@@ -63,7 +63,7 @@ class Config:
     """Hidden layer widths (at least two)."""
     epochs: int = 20
     """Maximum epochs (an epoch is `frames_per_epoch` remixed frames)."""
-    frames_per_epoch: int = 16384
+    frames_per_epoch: int = 32768
     """Training frames drawn per epoch (the training part has ~2200 frames; remixing makes new ones)."""
     batch_size: int = 256
     """Frames per mini-batch."""
@@ -81,7 +81,7 @@ class Config:
     """Highest SNR of a remixed frame's recording."""
     level_jitter_db: float = 0.0
     """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
-    speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17)
+    speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17, 1.3, 1.45)
     """Speed-perturbed copies of the clean training speech for remixing (other pitches: voices never heard; 1 = none)."""
     speed_share: float = 0.5
     """Share of remixed frames whose speech comes from the speed-perturbed copies."""
