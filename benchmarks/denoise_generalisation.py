@@ -14,7 +14,9 @@ Needs espeak-ng (`apt-get install -y espeak-ng`). Usage:
     denselab denoise train --data-dir ../shared/data --out runs/d
     python benchmarks/denoise_generalisation.py --model runs/d/model.pt --data-dir ../shared/data [--json out.json]
 
-This is a measurement, not a test: it prints a table (and optionally writes JSON); it asserts nothing.
+This is a measurement, not a test: it prints a table and writes the rows as JSON (by default to
+generalisation.json next to the model, so `denselab report` of that results folder shows them); it asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def main() -> int:
     ap.add_argument("--model", required=True, help="model.pt from `denselab denoise train`")
     ap.add_argument("--data-dir", default="../shared/data", help="folder holding speech/")
     ap.add_argument("--seed", type=int, default=0, help="seed for the noise offsets")
-    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--json", help="write the results here [default: generalisation.json next to the model, "
+                                   "where `denselab report` shows them]")
     args = ap.parse_args()
     if shutil.which("espeak-ng") is None:
         print("denoise_generalisation: espeak-ng not found; install it with `apt-get install -y espeak-ng`",
@@ -122,8 +125,9 @@ def main() -> int:
     avg = mean("gain_db")
     print(f"average gain: {avg:.2f} dB (target >= 8 dB: {'met' if avg >= 8 else 'NOT met'}); "
           f"Wiener (oracle noise PSD): {mean('wiener_gain_db'):.2f} dB")
-    if args.json:
-        write_json(args.json, {"model": args.model, "average_gain_db": avg, "rows": rows})
+    target = Path(args.json) if args.json else Path(args.model).with_name("generalisation.json")
+    write_json(target, {"model": args.model, "average_gain_db": avg, "rows": rows})
+    print(f"results in {target}")
     return 0
 
 

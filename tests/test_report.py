@@ -394,3 +394,19 @@ def test_denoise_text_against_baselines() -> None:
     assert "gain of 12.0 dB" in out and "7.0 dB better" in out and "closes 80 %" in out
     assert "meets the project's 12.0 dB" in out
     assert "not run" not in text.denoise_validation({"validation_snr_db": None})
+
+
+def test_generalisation_text_and_section(tmp_path: Path) -> None:
+    rows = [{"voice": v, "input_snr_db": snr, "level_rms": lv, "gain_db": 9.0 - snr / 2, "wiener_gain_db": 1.0}
+            for v in ("a", "b") for snr in (0.0, 10.0) for lv in (0.016, 0.06)]
+    out = text.denoise_generalisation({"average_gain_db": 6.5, "rows": rows})
+    assert "2 synthetic espeak-ng voices" in out and "**6.5 dB**" in out
+    assert "9.0 dB at 0 dB, 4.0 dB at 10 dB" in out and "6.5 dB at speech RMS 0.016" in out
+    assert "misses the project's 8.0 dB target" in out
+    assert "no results" in text.denoise_generalisation({"rows": []})
+
+    root = make_results(tmp_path / "results", tmp_path / "data")
+    (root / "denoise" / "generalisation.json").write_text(json.dumps({"average_gain_db": 8.5, "rows": rows}))
+    nb = build_notebook(root)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Speech it never heard" in markdown and "meets the project's 8.0 dB target" in markdown

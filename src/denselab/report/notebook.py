@@ -487,6 +487,14 @@ if variants:  # both variants are trained; the better one on validation is kept
                      "audio."), code("\n".join(f"play({p!r}, {label!r})" for p, label in valid))]
     else:
         cells.append(md("*The denoise study wrote no validation audio under `denoise/audio/`.*"))
+    # written next to the model by benchmarks/denoise_generalisation.py, when it was run
+    gen, problem = _read(study.dir / "generalisation.json")
+    if problem:
+        cells.append(md(f"*The generalisation check's {problem}.*"))
+    elif gen is not None:
+        cells += [md("### Speech it never heard\n\nMeasured by `benchmarks/denoise_generalisation.py`, run "
+                     "separately on this model (it needs espeak-ng), beyond the assignment."),
+                  explain(text.denoise_generalisation, gen)]
     cells += [md("## 2.2 The test recordings\n\nNo clean reference exists for these files, so no SNR can be "
                  "measured: look at the spectrograms and listen.")]
     cells += [figure_cell(test_figs)] if test_figs else []
