@@ -13,7 +13,6 @@ import contextlib
 import gzip
 import io
 import re
-import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ import soundfile as sf
 import torch
 
 from denselab.cli import main
+from denselab.data.mnist import write_idx
 from denselab.studies.denoise_model import MODEL_FORMAT, new_denoiser, save_denoiser
 
 SR = 16_000
@@ -40,19 +40,13 @@ def run(argv: list[str]) -> tuple[int, str]:
     return code, (lines[-1] if lines else "")
 
 
-def idx(path: Path, array: np.ndarray, magic_type: int = 0x08) -> Path:
-    header = struct.pack(">BBBB", 0, 0, magic_type, array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-    return path
-
-
 def mnist_folder(root: Path, name: str, n_train: int = 50, n_test: int = 20) -> Path:
     folder = root / name
     folder.mkdir()
     rng = np.random.default_rng(0)
     for split, n in (("train", n_train), ("t10k", n_test)):
-        idx(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
-        idx(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
     return folder
 
 
@@ -93,9 +87,9 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
     data = gzip.decompress((truncated / "train-images-idx3-ubyte.gz").read_bytes())
     (truncated / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(data[: len(data) // 2]))
     count = mnist_folder(tmp, "count")
-    idx(count / "train-labels-idx1-ubyte.gz", np.arange(49) % 10)
+    write_idx(count / "train-labels-idx1-ubyte.gz", np.arange(49) % 10)
     labels = mnist_folder(tmp, "labels")
-    idx(labels / "t10k-labels-idx1-ubyte.gz", np.arange(20) % 12)
+    write_idx(labels / "t10k-labels-idx1-ubyte.gz", np.arange(20) % 12)
     (tmp / "a_file").write_text("x")
 
     conflict = tmp / "conflict"

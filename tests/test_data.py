@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from denselab.data.mnist import MNIST_FILES, MNIST_MD5, load_mnist, normalize, pixel_stats, read_idx
+from denselab.data.mnist import (MNIST_FILES, MNIST_MD5, load_mnist, normalize, pixel_stats, read_idx,
+                                 write_idx)
 from denselab.errors import DenselabError
 
 
@@ -30,20 +31,14 @@ def test_real_files_shapes_and_checksums(mnist_dir: Path) -> None:
     assert mean == pytest.approx(0.1307, abs=1e-4) and std == pytest.approx(0.3081, abs=1e-4)
 
 
-def _write_idx(path: Path, arr: np.ndarray, gz: bool = False) -> None:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
-    blob = header + arr.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(blob) if gz else blob)
-
-
 def _tiny_dataset(folder: Path, n_train: int = 20, n_test: int = 10, gz: bool = False) -> None:
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
-    _write_idx(folder / (MNIST_FILES["train_images"] + suffix), rng.integers(0, 256, (n_train, 8, 8)), gz)
-    _write_idx(folder / (MNIST_FILES["train_labels"] + suffix), rng.integers(0, 10, n_train), gz)
-    _write_idx(folder / (MNIST_FILES["test_images"] + suffix), rng.integers(0, 256, (n_test, 8, 8)), gz)
-    _write_idx(folder / (MNIST_FILES["test_labels"] + suffix), rng.integers(0, 10, n_test), gz)
+    write_idx(folder / (MNIST_FILES["train_images"] + suffix), rng.integers(0, 256, (n_train, 8, 8)))
+    write_idx(folder / (MNIST_FILES["train_labels"] + suffix), rng.integers(0, 10, n_train))
+    write_idx(folder / (MNIST_FILES["test_images"] + suffix), rng.integers(0, 256, (n_test, 8, 8)))
+    write_idx(folder / (MNIST_FILES["test_labels"] + suffix), rng.integers(0, 10, n_test))
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -74,14 +69,14 @@ def test_truncated(tmp_path: Path) -> None:
 
 def test_count_mismatch(tmp_path: Path) -> None:
     _tiny_dataset(tmp_path)
-    _write_idx(tmp_path / MNIST_FILES["train_labels"], np.zeros(19))
+    write_idx(tmp_path / MNIST_FILES["train_labels"], np.zeros(19))
     with pytest.raises(DenselabError, match="20 images but 19 labels"):
         load_mnist(tmp_path, download=False)
 
 
 def test_label_range(tmp_path: Path) -> None:
     _tiny_dataset(tmp_path)
-    _write_idx(tmp_path / MNIST_FILES["test_labels"], np.full(10, 12))
+    write_idx(tmp_path / MNIST_FILES["test_labels"], np.full(10, 12))
     with pytest.raises(DenselabError, match="0..9"):
         load_mnist(tmp_path, download=False)
 

@@ -91,14 +91,19 @@ def _quick_dropout(out, data_dir) -> tuple[list[str], dict[str, str]]:
     return cmd, {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
 
+def _wait_for_first_run(proc: subprocess.Popen, out, limit_s: float = 240) -> None:
+    """Return once the study has finished one run (its file under OUT/runs/), or the child ended, or time ran out."""
+    deadline = time.time() + limit_s
+    while not list((out / "runs").glob("*.json")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+
+
 def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
     out = tmp_path / "X"
     cmd, env = _quick_dropout(out, data_dir)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
     try:
-        while not list((out / "runs").glob("*.json")) and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
+        _wait_for_first_run(proc, out)
         killed_with = len(list((out / "runs").glob("*.json")))
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -121,10 +126,8 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
     out = tmp_path / "X"
     cmd, env = _quick_dropout(out, data_dir)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
     try:
-        while not list((out / "runs").glob("*.json")) and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
+        _wait_for_first_run(proc, out)
         os.kill(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

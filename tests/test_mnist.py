@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from denselab.cli import main
+from denselab.data.mnist import write_idx
 from denselab.io import read_json
 from denselab.studies.mnist import class_means, random_shift, row_purity, top_activation_grid
 
@@ -173,12 +174,6 @@ def test_load_model_rejects_missing_and_foreign_files(tmp_path):
         load_model(tmp_path / "old.pt")
 
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    """Uncompressed IDX (uint8): magic 0x0000 08 ndim, big-endian dims, data."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
 def test_any_idx_dataset_with_other_image_size_works(tmp_path):
     # 10 classes of 12x10 images that are not digits: class c lights row c
     rng = np.random.default_rng(0)
@@ -188,8 +183,8 @@ def test_any_idx_dataset_with_other_image_size_works(tmp_path):
         labels = rng.integers(0, 10, n)
         images = rng.integers(0, 60, (n, 12, 10))
         images[np.arange(n), labels] = 255
-        _write_idx(folder / f"{split}-images-idx3-ubyte", images)
-        _write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
+        write_idx(folder / f"{split}-images-idx3-ubyte", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
     out = tmp_path / "o"
     assert main(["mnist", "--preset", "quick", "--mnist-dir", str(folder), "--out", str(out), "--quiet",
                  "--probe-images", "60", "--hidden-width", "64"]) == 0

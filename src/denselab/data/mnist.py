@@ -82,6 +82,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write `array` as a uint8 IDX file (gzip when the name ends in .gz): `read_idx`'s inverse, for making
+    other datasets in MNIST's four-file layout."""
+    path = Path(path)
+    array = np.asarray(array)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    blob = header + array.astype(np.uint8).tobytes()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(gzip.compress(blob) if path.suffix == ".gz" else blob)
+    return path
+
+
 def _find(folder: Path, name: str) -> Path | None:
     for candidate in (folder / name, folder / f"{name}.gz"):
         if candidate.is_file():

@@ -400,7 +400,7 @@ def denoise_generalisation(gen: Mapping[str, Any]) -> str:
     out = [f"Speech the model never heard — {len(voices)} synthetic espeak-ng voices, mixed with the noise of the "
            f"held-out validation part at {', '.join(f'{k:g}' for k in sorted(by_snr))} dB input SNR — gains "
            f"**{db(avg)}** on average. By input SNR: "
-           + ", ".join(f"{db(sum(v) / len(v))} at {k:g} dB" for k, v in sorted(by_snr.items())) + ". "]
+           + ", ".join(f"{db(mean(v))} at {k:g} dB" for k, v in sorted(by_snr.items())) + ". "]
     if len(levels) > 1:
         per_level = [mean(r["gain_db"] for r in rows if r.get("level_rms") == lv) for lv in levels]
         out.append("The same mixtures recorded at different levels gain "
