@@ -99,3 +99,44 @@ def test_out_dir_resume_and_conflict(tmp_path: Path) -> None:
     assert read_json(out / "config.json")["config"]["epochs"] == 2
     with pytest.raises(DenselabError, match="holds results of `denselab toy`"):
         prepare_out_dir(out, run_record("other", Toy(), rt, "full"))
+
+
+def test_json_roundtrip_is_what_a_file_reads_back(tmp_path: Path) -> None:
+    from denselab.io import json_roundtrip
+
+    value = {"a": (1, 2), "b": math.nan, "c": {"d": (np.float32(0.5),)}, 3: "x"}
+    assert json_roundtrip(value) == {"a": [1, 2], "b": None, "c": {"d": [0.5]}, "3": "x"}
+    assert json_roundtrip(value) == read_json(write_json(tmp_path / "v.json", value))
+
+
+@pytest.mark.parametrize("ckpt", [
+    {"format": "denselab-mnist", "version": 1},                     # current header (mnist always wrote it)
+    {"format": "denselab-denoiser", "version": 1},                  # current header
+    {"kind": "denselab-denoiser", "format": 1},                     # the denoiser's older header
+])
+def test_model_header_accepts_current_and_older_headers(ckpt: dict) -> None:
+    from denselab.io import check_model_header, model_header
+
+    kind = "mnist" if "mnist" in str(ckpt) else "denoiser"
+    assert model_header(kind, 1) == {"format": f"denselab-{kind}", "version": 1}
+    check_model_header(ckpt, kind, 1, "m.pt")  # no error
+
+
+@pytest.mark.parametrize("ckpt, match", [
+    ("not a dict", r"^m\.pt is not a denselab denoiser model file \(train one with `denselab denoise train`\)$"),
+    ({"format": "other"}, "is not a denselab denoiser model file"),
+    ({"kind": "somebody-else", "format": 1}, "is not a denselab denoiser model file"),
+    ({"format": "denselab-mnist", "version": 1}, "is a denselab mnist model, not a denoiser model"),
+    ({"format": "denselab-denoiser"}, "no readable model version"),
+    ({"format": "denselab-denoiser", "version": 3, "denselab_version": "9.9.9"},
+     r"written by denselab 9\.9\.9 as denoiser model version 3; this denselab .* reads version 2: upgrade"),
+    ({"kind": "denselab-denoiser", "format": 3}, "written by a newer denselab as denoiser model version 3"),
+    ({"kind": "denselab-denoiser", "format": 1}, r"denoiser model version 1; .* reads versions 2\.\.2: retrain it "
+                                                 r"with `denselab denoise train`"),
+])
+def test_model_header_refusals_are_one_clear_line(ckpt, match: str) -> None:
+    from denselab.io import check_model_header
+
+    with pytest.raises(DenselabError, match=match) as e:
+        check_model_header(ckpt, "denoiser", 2, "m.pt", command="denoise train")
+    assert "\n" not in str(e.value)

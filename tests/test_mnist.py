@@ -159,7 +159,7 @@ def test_bad_mnist_dir_is_a_one_line_error(tmp_path, capsys):
 def test_load_model_rejects_missing_and_foreign_files(tmp_path):
     from denselab.errors import DenselabError
     from denselab.io import save_torch
-    from denselab.studies.mnist import MODEL_FORMAT, load_model
+    from denselab.studies.mnist import load_model
 
     with pytest.raises(DenselabError, match="does not exist"):
         load_model(tmp_path / "nope.pt")
@@ -167,11 +167,14 @@ def test_load_model_rejects_missing_and_foreign_files(tmp_path):
     with pytest.raises(DenselabError, match="not a denselab model file"):
         load_model(tmp_path / "text.pt")
     save_torch(tmp_path / "other.pt", {"format": "something-else"})
-    with pytest.raises(DenselabError, match="not a denselab MNIST model"):
+    with pytest.raises(DenselabError, match="not a denselab mnist model file"):
         load_model(tmp_path / "other.pt")
-    save_torch(tmp_path / "old.pt", {"format": MODEL_FORMAT, "version": 0})
-    with pytest.raises(DenselabError, match="version 0"):
+    save_torch(tmp_path / "old.pt", {"format": "denselab-mnist", "version": 0})
+    with pytest.raises(DenselabError, match="mnist model version 0"):
         load_model(tmp_path / "old.pt")
+    save_torch(tmp_path / "den.pt", {"kind": "denselab-denoiser", "format": 1})
+    with pytest.raises(DenselabError, match="denoiser model, not a mnist model"):
+        load_model(tmp_path / "den.pt")
 
 
 def test_any_idx_dataset_with_other_image_size_works(tmp_path):

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from denselab import __version__
 from denselab.errors import DenselabError
-from denselab.io import read_json, write_json
+from denselab.io import json_roundtrip, read_json, write_json
 
 PRESET_NAMES = ("quick", "full")
 
@@ -123,7 +123,7 @@ def prepare_out_dir(out_dir: str | os.PathLike, record: Mapping[str, Any], force
             if old.get("command") != record["command"]:
                 raise DenselabError(f"{out} holds results of `denselab {old.get('command')}`; "
                                     f"choose another --out or pass --force")
-            changes = _diff(old.get("config") or {}, _jsonish(record["config"]))
+            changes = _diff(old.get("config") or {}, json_roundtrip(record["config"]))
             if changes:
                 raise DenselabError(f"{out} holds results of a different config ({'; '.join(changes[:3])}); "
                                     f"choose another --out or pass --force")
@@ -143,16 +143,7 @@ def is_complete(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> bool:
     except (OSError, ValueError):
         return False
     return (isinstance(old, dict) and old.get("command") == record["command"]
-            and not _diff(old.get("config") or {}, _jsonish(record["config"])))
-
-
-def _jsonish(obj: Any) -> Any:
-    """The value `obj` has after a JSON round trip (tuples become lists), for comparing configs."""
-    import json
-
-    from denselab.io import to_jsonable
-
-    return json.loads(json.dumps(to_jsonable(obj)))
+            and not _diff(old.get("config") or {}, json_roundtrip(record["config"])))
 
 
 def default_out(command: str) -> str:

@@ -13,6 +13,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from denselab import __version__
+from denselab.errors import DenselabError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -63,6 +66,12 @@ def to_jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
+def json_roundtrip(obj: Any) -> Any:
+    """The value `obj` has after a JSON round trip (tuples -> lists, NaN/Inf -> None), for comparing a
+    config or spec in memory with one read back from a file."""
+    return json.loads(json.dumps(to_jsonable(obj), allow_nan=False))
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomically write `obj` as strict JSON (NaN/Inf -> null), indented for people to read."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
@@ -111,3 +120,56 @@ def save_wav(path: str | os.PathLike, y: np.ndarray, sr: int) -> Path:
     with atomic_path(path) as tmp:
         sf.write(tmp, y, int(sr), subtype="PCM_16", format="WAV")
     return Path(path)
+
+
+# ------------------------------------------------------------------------------------ checkpoint headers
+
+# Headers written before every model file had {"format": "denselab-<kind>", "version": N}:
+# mnist wrote {"format": <str>, "version": int}; the denoiser wrote {"kind": <str>, "format": int}.
+LEGACY_MNIST_FORMATS: dict[str, str] = {"denselab-mnist": "mnist"}
+LEGACY_DENOISER_KINDS: dict[str, str] = {"denselab-denoiser": "denoiser"}
+
+
+def model_header(kind: str, version: int) -> dict[str, Any]:
+    """The header every denselab model file starts with; `version` is bumped when the layout changes."""
+    return {"format": f"denselab-{kind}", "version": version}
+
+
+def _read_header(ckpt: Any) -> tuple[str | None, Any]:
+    """(kind, version) from a current or older header; kind None when it is not a denselab header."""
+    if not isinstance(ckpt, dict):
+        return None, None
+    fmt, version, old_kind = ckpt.get("format"), ckpt.get("version"), ckpt.get("kind")
+    if isinstance(old_kind, str) and isinstance(fmt, int) and not isinstance(fmt, bool):
+        return LEGACY_DENOISER_KINDS.get(old_kind), fmt
+    if isinstance(fmt, str):
+        if fmt in LEGACY_MNIST_FORMATS:
+            return LEGACY_MNIST_FORMATS[fmt], version
+        if fmt.startswith("denselab-"):
+            return fmt[len("denselab-"):], version
+    return None, None
+
+
+def check_model_header(ckpt: Any, kind: str, version: int, path: str | os.PathLike, *,
+                       oldest: int | None = None, command: str | None = None) -> None:
+    """Raise a one-line DenselabError unless `ckpt` is a denselab `kind` model whose version this code reads
+    (`oldest`..`version`; `oldest` defaults to `version`). Older header layouts are accepted. `command`
+    (e.g. "denoise train") is named in the message as the way to make a readable file."""
+    retrain = f"retrain it with `denselab {command}`" if command else "retrain it"
+    found, found_version = _read_header(ckpt)
+    if found is None:
+        train = f" (train one with `denselab {command}`)" if command else ""
+        raise DenselabError(f"{path} is not a denselab {kind} model file{train}")
+    if found != kind:
+        raise DenselabError(f"{path} is a denselab {found} model, not a {kind} model")
+    if not isinstance(found_version, int) or isinstance(found_version, bool):
+        raise DenselabError(f"{path} has no readable model version: {retrain}")
+    oldest = version if oldest is None else oldest
+    if found_version > version:
+        writer = ckpt.get("denselab_version")
+        by = f"denselab {writer}" if writer else "a newer denselab"
+        raise DenselabError(f"{path} was written by {by} as {kind} model version {found_version}; this denselab "
+                            f"{__version__} reads version {version}: upgrade denselab or {retrain}")
+    if found_version < oldest:
+        raise DenselabError(f"{path} is {kind} model version {found_version}; this denselab {__version__} "
+                            f"reads versions {oldest}..{version}: {retrain}")

@@ -33,12 +33,13 @@ from torch import nn
 from denselab.config import Runtime
 from denselab.data.mnist import NUM_CLASSES, Mnist, load_mnist, normalize, pixel_stats
 from denselab.errors import DenselabError
-from denselab.io import read_json, save_npz, save_torch, write_json
+from denselab import __version__
+from denselab.io import check_model_header, model_header, read_json, save_npz, save_torch, write_json
 from denselab.models.mlp import build_mlp, layer_outputs
 from denselab.training import History, fit, make_optimizer, one_cycle, seed_everything
 
-MODEL_FORMAT = "denselab-mnist"
-MODEL_VERSION = 1
+MODEL_KIND = "mnist"
+MODEL_VERSION = 1  # bump when model.pt's layout changes
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Config:
     weight_decay: float = 1e-4
     """Decoupled weight decay (adamw only)."""
     warmup_fraction: float = 0.25
-    """Fraction of the steps spent warming the learning rate up (linear) before the cosine decay."""
+    """Fraction of the steps spent warming the learning rate up (cosine ramp) before the cosine decay."""
     label_smoothing: float = 0.1
     """Label smoothing of the training loss (test loss is plain cross-entropy)."""
     input_dropout: float = 0.1
@@ -218,7 +219,8 @@ def save_model(path: Path, model: nn.Module, config: Config, data: Data, history
                seconds: float) -> None:
     """model.pt: weights plus everything needed to rebuild, normalise and describe the model."""
     save_torch(path, {
-        "format": MODEL_FORMAT, "version": MODEL_VERSION, "config": dataclasses.asdict(config),
+        **model_header(MODEL_KIND, MODEL_VERSION), "denselab_version": __version__,
+        "config": dataclasses.asdict(config),
         "state_dict": model.state_dict(), "n_inputs": data.x_train.shape[1], "n_classes": NUM_CLASSES,
         "image_shape": list(data.image_shape), "mean": data.mean, "std": data.std,
         "history": dataclasses.asdict(history), "train_seconds": seconds,
@@ -234,11 +236,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # pickle/zip errors of many kinds: all mean "not a model file"
         raise DenselabError(f"{path} is not a denselab model file ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != MODEL_FORMAT:
-        raise DenselabError(f"{path} is not a denselab MNIST model (written by `denselab mnist`)")
-    if ckpt.get("version") != MODEL_VERSION:
-        raise DenselabError(f"{path} is MNIST model version {ckpt.get('version')}; "
-                            f"this denselab reads version {MODEL_VERSION} (retrain with `denselab mnist`)")
+    check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, command="mnist")
     names = {f.name for f in dataclasses.fields(Config)}
     config = Config(**{k: v for k, v in ckpt["config"].items() if k in names})
     model = build_classifier(config, ckpt["n_inputs"], ckpt["n_classes"]).to(device)
