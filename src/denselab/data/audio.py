@@ -1,4 +1,4 @@
-"""Audio I/O and the assignment's STFT features (n_fft 1024, hop 512 -> 513 frequency bins)."""
+"""Audio I/O, resampling, SNR and the one STFT/iSTFT (torch; n_fft 1024, hop 512 -> 513 frequency bins)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from denselab.errors import DenselabError
 
@@ -52,19 +53,21 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def stft(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP) -> np.ndarray:
-    """Complex STFT, (n_fft/2 + 1, frames): `librosa.stft(y, n_fft=1024, hop_length=512)` as assigned."""
-    import librosa
+def spectrum(y: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP,
+             device: str | torch.device = "cpu") -> torch.Tensor:
+    """Complex STFT frames (frames, n_fft/2 + 1): exactly `librosa.stft(y, n_fft=1024, hop_length=512).T`
+    (periodic Hann window, centred frames, zero padding; tests check the match), computed by torch because
+    it is fast, runs on the GPU and avoids librosa's seconds-long first-call imports. A tensor `y` stays on
+    its device; a NumPy array goes to `device`."""
+    y = torch.as_tensor(np.asarray(y, dtype=np.float32) if isinstance(y, np.ndarray) else y, device=device)
+    window = torch.hann_window(n_fft, periodic=True, device=y.device)
+    return torch.stft(y, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True).T
 
-    return librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)
 
-
-def istft(spec: np.ndarray, length: int, hop_length: int = HOP) -> np.ndarray:
-    """Inverse of `stft` with the same parameters, trimmed/padded to `length` samples."""
-    import librosa
-
-    n_fft = 2 * (spec.shape[0] - 1)
-    return librosa.istft(spec, hop_length=hop_length, n_fft=n_fft, length=length).astype(np.float32)
+def inverse_spectrum(spec: torch.Tensor, length: int, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
+    """Inverse of `spectrum` (`librosa.istft` with the same parameters): `length` samples from (frames, bins)."""
+    window = torch.hann_window(n_fft, periodic=True, device=spec.device)
+    return torch.istft(spec.T, n_fft, hop, window=window, center=True, length=length)
 
 
 def snr_db(clean: np.ndarray, estimate: np.ndarray) -> float:

@@ -10,14 +10,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
-
-from denselab.io import save_figure  # noqa: E402
+from denselab.io import save_figure
 
 ARM_COLORS = {"sigmoid-normal": "tab:blue", "sigmoid-xavier": "tab:purple", "relu-normal": "tab:gray",
               "relu-xavier": "tab:orange", "relu-he": "tab:red"}

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from denselab.studies.denoise_model import spectrum  # noqa: E402
+from denselab.data.audio import spectrum
 
 BASELINE_STYLE = {"noisy": ("noisy input", ":"), "spectral_subtraction": ("spectral subtraction", "-."),
                   "wiener": ("Wiener filter", "--"), "oracle": ("oracle |S|, noisy phase", "-")}

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.patheffects as pe
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.patheffects as pe  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from denselab.io import save_figure  # noqa: E402
-from denselab.studies.mnist import class_means  # noqa: E402
+from denselab.io import save_figure
 
 METHODS = {"tsne": "t-SNE", "pca": "PCA"}
 TARGET_ACCURACY = 0.985
+
+
+def class_means(points: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Where each class's label is drawn: the 2-D mean of its points, shape (n_classes, 2); NaN for an
+    absent class."""
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels)
+    means = np.full((n_classes, points.shape[1]), np.nan)
+    for c in range(n_classes):
+        mask = labels == c
+        if mask.any():
+            means[c] = points[mask].mean(axis=0)
+    return means
 
 
 def _pretty(name: str) -> str:
