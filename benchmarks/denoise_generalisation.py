@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from denselab.data.audio import load_wav, snr_db
+from denselab.data.audio import inverse_spectrum, load_wav, snr_db, spectrum
 from denselab.io import write_json
-from denselab.studies.denoise_model import (denoise_any_rate, inverse_spectrum, load_denoiser, load_pair, spectrum,
-                                            with_noisy_phase)
+from denselab.studies.denoise_model import denoise_any_rate, load_denoiser, load_pair, with_noisy_phase
 
 VOICES = ["en-us", "en-us+f3", "en-gb+m3", "en-gb-scotland+f2", "en-029+m5", "en-gb-x-rp+f4"]
 SENTENCES = [

@@ -32,17 +32,17 @@ from typing import Literal
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from denselab.config import Runtime
-from denselab.data.audio import HOP, N_FFT, load_wav, resample, snr_db
+from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, snr_db, spectrum
 from denselab.errors import DenselabError
 from denselab.io import save_wav, write_json
-from denselab.studies.denoise_model import (REF_RMS, VARIANTS, Denoiser, denoise_any_rate, denoise_signal,
-                                            estimate_magnitude, inverse_spectrum, load_denoiser, load_pair,
-                                            new_denoiser, save_denoiser, signal_gain, spectrum,
-                                            with_noisy_phase)
-from denselab.training.loop import make_optimizer, seed_everything
+from denselab.studies.denoise_model import (EPS, REF_RMS, VARIANTS, Denoiser, denoise_any_rate, denoise_signal,
+                                            estimate_magnitude, load_pair, new_denoiser, save_denoiser,
+                                            signal_gain, with_noisy_phase)
+from denselab.training import make_optimizer, seed_everything
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,6 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
 
     Each speed factor f adds a copy of the clean training speech played f times faster (pitch and formants
     scaled by f, like another voice) to the speech frames that remixing draws from."""
-    if not 0.0 < fraction < 1.0:
-        raise DenselabError(f"--validation-fraction must be between 0 and 1, got {fraction}")
     cut = int(len(clean) * (1.0 - fraction)) // HOP * HOP
     if cut < 8 * N_FFT or len(clean) - cut < 2 * N_FFT:
         raise DenselabError(f"the training pair is too short ({len(clean)} samples) to hold out "
@@ -167,8 +165,6 @@ def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) ->
 def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Per-bin mean/std of log(|X| + eps) and the clean magnitude scale, over the recorded training part at
     REF_RMS level: (feat_mean, feat_std, mag_scale, per-bin mean |S|)."""
-    from denselab.studies.denoise_model import EPS
-
     g = REF_RMS / math.sqrt(split.noisy_power)
     mag_x = (g * (split.clean_frames + split.noise_frames)).abs().double()
     mag_s = (g * split.clean_frames).abs().double()
@@ -214,15 +210,6 @@ def output_energy_ratio(den: Denoiser, val_mag: torch.Tensor) -> float:
     return float((est ** 2).sum() / (val_mag ** 2).sum().clamp_min(1e-20))
 
 
-def _adam(params, lr: float) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel where torch supports it (>= 2.4): ~8x cheaper steps for this 2 M-weight net."""
-    params = list(params)
-    try:
-        return make_optimizer("adam", params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return make_optimizer("adam", params, lr=lr)
-
-
 def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: bool,
                   max_restarts: int = 2) -> TrainResult:
     """Train one variant with early stopping on validation SNR. An all-zero output (collapse) or a non-finite
@@ -239,11 +226,14 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         lr = cfg.lr / 2 ** restarts
         den = new_denoiser(variant, cfg.hidden, feat_mean, feat_std, mag_scale, split.sample_rate, bin_means,
                            features=cfg.features if variant == "magnitude" else "log", dropout=cfg.dropout).to(device)
-        opt = _adam(den.net.parameters(), lr)
+        opt = make_optimizer("adam", den.net.parameters(), lr=lr)  # fused kernel where torch has one
         # validation (and the saved model) use an exponential moving average of the weights: steadier than
         # the last step's weights, whose validation SNR jumps by ~1 dB from epoch to epoch
-        ema = dataclasses.replace(den, net=copy.deepcopy(den.net)) if cfg.ema_decay > 0 else den
-        params, ema_params = list(den.net.parameters()), list(ema.net.parameters())
+        averaged = None
+        if cfg.ema_decay > 0:
+            averaged = AveragedModel(den.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+            averaged.update_parameters(den.net)  # the first update copies: the average starts at the init
+        ema = dataclasses.replace(den, net=averaged.module) if averaged is not None else den
         steps = max(1, cfg.frames_per_epoch // cfg.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=0.05 * lr)
         losses, curve = [], []
@@ -259,9 +249,8 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
                 loss.backward()
                 opt.step()
                 sched.step()
-                if ema is not den:
-                    with torch.no_grad():
-                        torch._foreach_lerp_(ema_params, params, 1.0 - cfg.ema_decay)
+                if averaged is not None:
+                    averaged.update_parameters(den.net)
                 total += loss.detach()
             losses.append(float(total) / steps)
             if not math.isfinite(losses[-1]) or output_energy_ratio(ema, val_mag) < 1e-3:
@@ -315,6 +304,24 @@ def baselines(split: Split) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------- run
 
 
+def validate(config: Config) -> None:
+    """Reject bad settings before anything is written (the runner calls it before --out is touched; `run`
+    calls it again). Input files are checked by `run` before training."""
+    if len(config.hidden) < 2 or min(config.hidden) < 1:
+        raise DenselabError(f"--hidden needs at least two positive widths, got {' '.join(map(str, config.hidden))}")
+    for name in ("epochs", "frames_per_epoch", "batch_size"):
+        if getattr(config, name) < 1:
+            raise DenselabError(f"--{name.replace('_', '-')} must be at least 1")
+    if not config.lr > 0 or config.snr_low_db > config.snr_high_db:
+        raise DenselabError("--lr must be positive and --snr-low-db at most --snr-high-db")
+    for name, top in (("ema_decay", "1)"), ("dropout", "1)"), ("remix_fraction", "1]"), ("speed_share", "1]")):
+        value = getattr(config, name)
+        if not (0.0 <= value < 1.0 or (top == "1]" and value == 1.0)):
+            raise DenselabError(f"--{name.replace('_', '-')} must be in [0, {top}, got {value}")
+    if not 0.0 < config.validation_fraction < 1.0:
+        raise DenselabError(f"--validation-fraction must be between 0 and 1, got {config.validation_fraction}")
+
+
 def _resolve_inputs(cfg: Config, runtime: Runtime) -> tuple[Path, Path, list[Path]]:
     speech = Path(runtime.data_dir) / "speech"
     clean = Path(cfg.clean) if cfg.clean else speech / SPEECH_FILES["clean"]
@@ -333,17 +340,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
 
     runtime = runtime or Runtime()
     out = Path(out_dir)
-    if len(config.hidden) < 2 or min(config.hidden) < 1:
-        raise DenselabError(f"--hidden needs at least two positive widths, got {' '.join(map(str, config.hidden))}")
-    for name in ("epochs", "frames_per_epoch", "batch_size"):
-        if getattr(config, name) < 1:
-            raise DenselabError(f"--{name.replace('_', '-')} must be at least 1")
-    if not config.lr > 0 or config.snr_low_db > config.snr_high_db:
-        raise DenselabError("--lr must be positive and --snr-low-db at most --snr-high-db")
-    for name, top in (("ema_decay", "1)"), ("dropout", "1)"), ("remix_fraction", "1]"), ("speed_share", "1]")):
-        value = getattr(config, name)
-        if not (0.0 <= value < 1.0 or (top == "1]" and value == 1.0)):
-            raise DenselabError(f"--{name.replace('_', '-')} must be in [0, {top}, got {value}")
+    validate(config)
     clean_path, noisy_path, test_paths = _resolve_inputs(config, runtime)
     for t in test_paths:  # fail before training, not after
         load_wav(t)
@@ -411,33 +408,3 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     }
     write_json(out / "summary.json", summary)
     return summary
-
-
-# ------------------------------------------------------------------------------------ apply and eval
-
-
-def apply_files(model_path: str, inputs: list[str], output: str | None = None, out_dir: str | None = None,
-                device: str = "cpu", quiet: bool = False) -> list[str]:
-    """Denoise each input WAV with a trained model.pt; returns the paths written (16-bit WAVs at the
-    input's sample rate and length). `output` names the file for one input; else `out_dir/<stem>_denoised.wav`."""
-    den = load_denoiser(model_path, device)
-    if output is not None and len(inputs) != 1:
-        raise DenselabError("-o OUT.wav takes one input file; use --out-dir DIR for several")
-    loaded = [load_wav(p) for p in inputs]  # check every input before writing anything
-    written = []
-    for path, (y, sr) in tqdm(list(zip(inputs, loaded)), desc="denoise", unit="file", disable=quiet or len(inputs) < 2,
-                              leave=False):
-        target = Path(output) if output is not None else Path(out_dir or ".") / f"{Path(path).stem}_denoised.wav"
-        if target.exists() and target.is_dir():
-            raise DenselabError(f"output {target} is a folder")
-        save_wav(target, denoise_any_rate(den, y, sr), sr)
-        written.append(str(target))
-    return written
-
-
-def evaluate_files(model_path: str, noisy_path: str, clean_path: str, device: str = "cpu") -> dict[str, float]:
-    """{"snr_db", "input_snr_db", "gain_db"} of the model's denoising of `noisy_path` against `clean_path`."""
-    den = load_denoiser(model_path, device)
-    clean, noisy, sr, _ = load_pair(clean_path, noisy_path)
-    snr_in, snr_out = snr_db(clean, noisy), snr_db(clean, denoise_any_rate(den, noisy, sr))
-    return {"snr_db": snr_out, "input_snr_db": snr_in, "gain_db": snr_out - snr_in}

@@ -1,5 +1,6 @@
 """The speech denoiser itself: features, the two network variants, chunked level-invariant inference and the
-`model.pt` file. Training lives in `denoise.py`; this module is everything `denoise apply` needs.
+`model.pt` file. Training lives in `denoise.py`; this module is everything `denoise apply` and `denoise eval` need
+(`apply_files`, `evaluate_files`) and imports no training code.
 
 Shapes: a magnitude spectrogram is (frames, 513) here (one example per row), the transpose of librosa's
 (513, frames). Levels: every signal is scaled to `ref_rms` before the STFT and scaled back afterwards, so the
@@ -16,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from denselab import __version__
-from denselab.data.audio import HOP, N_FFT, load_wav, resample
+from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, snr_db, spectrum
 from denselab.errors import DenselabError
-from denselab.io import save_torch
+from denselab.io import check_model_header, model_header, save_torch, save_wav
 from denselab.models.mlp import build_mlp
 
-MODEL_KIND = "denselab-denoiser"
-MODEL_FORMAT = 1  # bump when model.pt's layout changes; other formats are refused with a clear error
+MODEL_KIND = "denoiser"  # model.pt header: {"format": "denselab-denoiser", "version": MODEL_VERSION}
+MODEL_VERSION = 1  # bump when model.pt's layout changes; newer versions are refused with a clear error
 REF_RMS = 0.1  # every signal is scaled to this RMS before features (and back after)
 EPS = 1e-4  # added to |X| before the log (at REF_RMS level, typical |X| is ~1)
 CHUNK_FRAMES = 4096  # STFT frames per chunk in `denoise_signal` (~2 M samples: ~2 min at 16 kHz)
@@ -98,22 +100,6 @@ def estimate_magnitude(den: Denoiser, mag: torch.Tensor) -> torch.Tensor:
     return out * mag if den.variant == "mask" else out * den.mag_scale
 
 
-def spectrum(y: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP,
-             device: str | torch.device = "cpu") -> torch.Tensor:
-    """Complex STFT frames (frames, n_fft/2 + 1): exactly `librosa.stft(y, n_fft=1024, hop_length=512).T`
-    (periodic Hann window, centred frames, zero padding; tests check the match), computed by torch because
-    it is fast, runs on the GPU and avoids librosa's seconds-long first-call imports."""
-    y = torch.as_tensor(np.asarray(y, dtype=np.float32) if isinstance(y, np.ndarray) else y, device=device)
-    window = torch.hann_window(n_fft, periodic=True, device=y.device)
-    return torch.stft(y, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True).T
-
-
-def inverse_spectrum(spec: torch.Tensor, length: int, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
-    """Inverse of `spectrum` (librosa.istft with the same parameters), `length` samples."""
-    window = torch.hann_window(n_fft, periodic=True, device=spec.device)
-    return torch.istft(spec.T, n_fft, hop, window=window, center=True, length=length)
-
-
 def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
     """Ŝ = X/|X| ⊙ |Ŝ|; where |X| = 0 the phase is undefined and Ŝ is 0."""
     mag = spec.abs()
@@ -172,8 +158,7 @@ def fit_length(y: np.ndarray, n: int) -> np.ndarray:
 def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = None) -> Path:
     """Write model.pt (atomic): weights plus everything `load_denoiser` needs to rebuild the pipeline."""
     return save_torch(path, {
-        "kind": MODEL_KIND,
-        "format": MODEL_FORMAT,
+        **model_header(MODEL_KIND, MODEL_VERSION),
         "denselab_version": __version__,
         "variant": den.variant,
         "widths": list(den.widths),
@@ -203,12 +188,8 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         raise DenselabError(f"{path} is not a denselab model file (train one with `denselab denoise train`)") from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != MODEL_KIND:
-        raise DenselabError(f"{path} is not a denselab denoiser model (train one with `denselab denoise train`)")
-    if ckpt.get("format") != MODEL_FORMAT:
-        raise DenselabError(f"{path} was written by denselab {ckpt.get('denselab_version', '?')} in model format "
-                            f"{ckpt.get('format')!r}; this denselab {__version__} reads format {MODEL_FORMAT}: "
-                            f"retrain it with `denselab denoise train`")
+    # also reads the older header {"kind": "denselab-denoiser", "format": 1} (same layout as version 1)
+    check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, command="denoise train")
     try:
         den = Denoiser(build_mlp(ckpt["widths"], activation=ckpt["activation"], init="he",
                                  dropout=ckpt.get("dropout") or 0.0, output_activation=ckpt["output_activation"]),
@@ -242,3 +223,33 @@ def load_pair(clean_path: str | os.PathLike, noisy_path: str | os.PathLike) -> t
               f"both truncated to {n}", file=sys.stderr)
         clean, noisy = clean[:n], noisy[:n]
     return clean, noisy, sr_c, diff
+
+
+# ------------------------------------------------------------------------------------ apply and eval
+
+
+def apply_files(model_path: str, inputs: list[str], output: str | None = None, out_dir: str | None = None,
+                device: str = "cpu", quiet: bool = False) -> list[str]:
+    """Denoise each input WAV with a trained model.pt; returns the paths written (16-bit WAVs at the
+    input's sample rate and length). `output` names the file for one input; else `out_dir/<stem>_denoised.wav`."""
+    den = load_denoiser(model_path, device)
+    if output is not None and len(inputs) != 1:
+        raise DenselabError("-o OUT.wav takes one input file; use --out-dir DIR for several")
+    loaded = [load_wav(p) for p in inputs]  # check every input before writing anything
+    written = []
+    for path, (y, sr) in tqdm(list(zip(inputs, loaded)), desc="denoise", unit="file", disable=quiet or len(inputs) < 2,
+                              leave=False):
+        target = Path(output) if output is not None else Path(out_dir or ".") / f"{Path(path).stem}_denoised.wav"
+        if target.exists() and target.is_dir():
+            raise DenselabError(f"output {target} is a folder")
+        save_wav(target, denoise_any_rate(den, y, sr), sr)
+        written.append(str(target))
+    return written
+
+
+def evaluate_files(model_path: str, noisy_path: str, clean_path: str, device: str = "cpu") -> dict[str, float]:
+    """{"snr_db", "input_snr_db", "gain_db"} of the model's denoising of `noisy_path` against `clean_path`."""
+    den = load_denoiser(model_path, device)
+    clean, noisy, sr, _ = load_pair(clean_path, noisy_path)
+    snr_in, snr_out = snr_db(clean, noisy), snr_db(clean, denoise_any_rate(den, noisy, sr))
+    return {"snr_db": snr_out, "input_snr_db": snr_in, "gain_db": snr_out - snr_in}
