@@ -23,7 +23,7 @@ import torch
 
 from denselab.cli import main
 from denselab.data.mnist import write_idx
-from denselab.studies.denoise_model import MODEL_FORMAT, new_denoiser, save_denoiser
+from denselab.studies.denoise_model import MODEL_VERSION, new_denoiser, save_denoiser
 
 SR = 16_000
 
@@ -72,7 +72,8 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
     (tmp / "text.pt").write_text("hello")
     torch.save({"weights": torch.zeros(3)}, tmp / "other.pt")
     ckpt = torch.load(model, weights_only=True)
-    torch.save({**ckpt, "format": MODEL_FORMAT + 1, "denselab_version": "9.9.9"}, tmp / "future.pt")
+    torch.save({**ckpt, "version": MODEL_VERSION + 1, "denselab_version": "9.9.9"}, tmp / "future.pt")
+    torch.save({"format": "denselab-mnist", "version": 1}, tmp / "mnist.pt")
     sf.write(tmp / "clean.wav", speech(20_000), SR)
     sf.write(tmp / "rate.wav", speech(20_000), 22_050)
     sf.write(tmp / "long.wav", speech(20_600), SR)
@@ -113,6 +114,8 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
          + out_wav),
         ("model", "a torch file that is not a denselab denoiser",
          ["denoise", "apply", "--model", str(tmp / "other.pt"), str(good)] + out_wav),
+        ("model", "a denselab model of another kind (MNIST)",
+         ["denoise", "apply", "--model", str(tmp / "mnist.pt"), str(good)] + out_wav),
         ("model", "denoiser from an incompatible denselab version",
          ["denoise", "apply", "--model", str(tmp / "future.pt"), str(good)] + out_wav),
         ("pair", "clean and noisy at different sample rates", evaluate + [str(tmp / "rate.wav")]),

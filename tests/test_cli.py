@@ -1,7 +1,9 @@
-"""The command line: --help everywhere, the error format, exit codes."""
+"""The command line: --help everywhere, the error format, exit codes. In-process (`main([...])`), except one
+test of the installed console script."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from denselab.cli import main
+from denselab.runner import REGISTRY
 
 COMMANDS = [["mnist"], ["denoise", "train"], ["denoise", "apply"], ["denoise", "eval"], ["optim"], ["dropout"],
             ["all"], ["report"], ["bench"]]
@@ -16,15 +19,29 @@ STUDY_COMMANDS = [["mnist"], ["denoise", "train"], ["optim"], ["dropout"], ["all
 SHARED = ["--out", "--preset", "--seed", "--device", "--data-dir", "--quiet"]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "denselab", *args], capture_output=True, text=True, timeout=120)
+def _exit_code(args: list[str]) -> int:
+    try:
+        return main(args)
+    except SystemExit as e:  # argparse's own exits (--help, usage errors)
+        return int(e.code)
 
 
-def test_top_level_help_lists_every_command() -> None:
-    r = _run("--help")
-    assert r.returncode == 0
+def test_console_script_runs_and_reports_errors_in_one_line() -> None:
+    """The one subprocess test: the `denselab` entry point pyproject installs, next to this Python."""
+    script = Path(sys.executable).with_name("denselab")
+    script = script if script.is_file() else shutil.which("denselab")
+    assert script, "the denselab console script is not installed (pip install -e .)"
+    r = subprocess.run([str(script), "mnist", "--preset", "bogus"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("denselab: error: argument --preset: invalid choice: 'bogus'")
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
+    assert _exit_code(["--help"]) == 0
+    text = capsys.readouterr().out
     for cmd in ("mnist", "denoise", "optim", "dropout", "all", "report", "bench"):
-        assert cmd in r.stdout
+        assert f"    {cmd} " in text, cmd
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -39,15 +56,8 @@ def test_help_for_each_command(cmd: list[str], capsys: pytest.CaptureFixture) ->
             assert opt in text, f"{cmd}: {opt} missing from --help"
 
 
-def test_bad_preset_is_one_line_exit_2() -> None:
-    r = _run("mnist", "--preset", "bogus")
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("denselab: error:") and "bogus" in lines[0]
-    assert "Traceback" not in r.stderr
-
-
 @pytest.mark.parametrize("args, needle", [
+    (["mnist", "--preset", "bogus"], "invalid choice: 'bogus'"),
     (["optim", "--seed", "x"], "expected an integer"),
     (["nonsense"], "invalid choice"),
     (["mnist", "--device", "tpu"], "invalid choice"),
@@ -55,30 +65,25 @@ def test_bad_preset_is_one_line_exit_2() -> None:
     (["denoise", "apply", "--model", "m.pt", "a.wav"], "give exactly one of"),
 ])
 def test_usage_errors(args: list[str], needle: str, capsys: pytest.CaptureFixture) -> None:
-    try:
-        code = main(args)
-    except SystemExit as e:
-        code = e.code
+    code = _exit_code(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("denselab: error:") and needle in err[0]
 
 
-def test_generated_options_come_from_the_config() -> None:
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_generated_options_come_from_the_config(name: str, capsys: pytest.CaptureFixture) -> None:
     import dataclasses
 
-    from denselab.cli import build_parser
-    from denselab.studies import load_study
+    from denselab.config import field_docs
 
-    parser = build_parser()
-    module = load_study("optim") or load_study("mnist") or load_study("dropout")
-    if module is None:
-        pytest.skip("no study built")
-    text = subprocess.run([sys.executable, "-m", "denselab", module.__name__.rsplit(".", 1)[-1], "--help"],
-                          capture_output=True, text=True).stdout
-    for f in dataclasses.fields(module.Config):
-        if f.name != "seed":
-            assert "--" + f.name.replace("_", "-") in text
-    assert parser.prog == "denselab"
+    study = REGISTRY[name]
+    assert _exit_code([*study.command.split(), "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps help lines
+    docs = field_docs(study.config_class)
+    for f in dataclasses.fields(study.config_class):
+        if f.name != "seed":  # the shared --seed covers it
+            assert "--" + f.name.replace("_", "-") in text, f.name
+            assert " ".join(docs[f.name].split()[:4]) in text, f"{f.name}: its docstring is not its help"
 
 
 def test_errors_doc_matches_what_the_cli_says() -> None:

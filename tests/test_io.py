@@ -66,18 +66,15 @@ def test_field_docs_and_presets() -> None:
 def test_every_study_config_documents_every_field() -> None:
     import dataclasses
 
-    from denselab.studies import STUDIES, load_study
+    from denselab.runner import REGISTRY, study_config
 
-    for name in STUDIES:
-        module = load_study(name)
-        if module is None:
-            continue
-        docs = field_docs(module.Config)
-        missing = [f.name for f in dataclasses.fields(module.Config) if not docs.get(f.name)]
+    for name, study in REGISTRY.items():
+        docs = field_docs(study.config_class)
+        missing = [f.name for f in dataclasses.fields(study.config_class) if not docs.get(f.name)]
         assert not missing, f"{name}.Config fields without a docstring: {missing}"
-        assert set(module.PRESETS) == {"quick", "full"}
-        for preset in module.PRESETS:
-            resolve(module.Config, module.PRESETS, preset)  # presets name real fields
+        assert set(study.presets) == {"quick", "full"}
+        for preset in study.presets:
+            study_config(name, preset)  # presets name real fields and pass the study's validate
 
 
 def test_out_dir_resume_and_conflict(tmp_path: Path) -> None:
@@ -140,3 +137,13 @@ def test_model_header_refusals_are_one_clear_line(ckpt, match: str) -> None:
     with pytest.raises(DenselabError, match=match) as e:
         check_model_header(ckpt, "denoiser", 2, "m.pt", command="denoise train")
     assert "\n" not in str(e.value)
+
+
+def test_last_finite_skips_what_follows_a_divergence() -> None:
+    from denselab.io import finite, last_finite
+
+    assert last_finite([0.5, 0.7, None, math.nan]) == 0.7
+    assert last_finite([None, math.inf]) is None and last_finite([]) is None
+    assert last_finite(0.25) == 0.25 and last_finite(math.nan) is None and last_finite(None) is None
+    assert last_finite((1, 2)) == 2 and last_finite([True]) is None
+    assert finite(3) and not finite(True) and not finite("1") and not finite(math.inf)

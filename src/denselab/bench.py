@@ -31,17 +31,15 @@ from typing import Any, Callable
 
 import torch
 
-from denselab.config import Runtime, resolve, run_record
+from denselab.config import Runtime, run_record
 from denselab.data.mnist import NUM_CLASSES
 from denselab.errors import DenselabError
 from denselab.io import read_json, write_json
 from denselab.models.mlp import count_parameters
+from denselab.report import build_report
+from denselab.runner import REGISTRY, TINY, run_study, study_config
 
 TARGET_ACCURACY = 0.985
-# Study-1 overrides that make every stage of the bench take seconds (tests); the numbers are then meaningless.
-TINY_MNIST = {"hidden_layers": 2, "hidden_width": 64, "batch_size": 128, "epochs": 1, "train_subset": 2000,
-              "test_subset": 500}
-TINY_DENOISE = {"hidden": (32, 32), "epochs": 1, "frames_per_epoch": 256, "batch_size": 64}
 
 
 def _log(runtime: Runtime, message: str) -> None:
@@ -247,13 +245,10 @@ def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | Non
     """Seconds of audio denoised per second by `denoise apply` (model loading and WAV reading/writing
     included) on the test WAVs. Without `model_path`, a model of the full preset's size is trained for
     one short epoch first: the speed of applying it does not depend on how well it was trained."""
-    from denselab.cli import run_study
     from denselab.data.audio import load_wav
-    from denselab.studies import load_study
+    from denselab.studies.denoise_model import apply_files
 
-    study = load_study("denoise")
-    if study is None:
-        return {"denoise_realtime_factor": None, "denoise": {"note": "denoise study not available"}}
+    study = REGISTRY["denoise"].module
     speech = Path(runtime.data_dir) / "speech"
     inputs = [speech / name for name in study.SPEECH_FILES["test"] if (speech / name).is_file()]
     if not inputs:
@@ -262,10 +257,10 @@ def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | Non
     if model_path is None or not Path(model_path).is_file():
         model_dir = out / "denoise-model"
         overrides = {"seed": seed, "hidden": study.Config().hidden, "epochs": 1, "model_type": "mask",
-                     **(TINY_DENOISE if tiny else {})}
+                     **(TINY["denoise"] if tiny else {})}
         _log(runtime, f"training a denoiser to time (1 epoch) into {model_dir}")
         try:
-            run_study("denoise", "quick", overrides, model_dir, runtime, force=True, command="denoise train")
+            run_study("denoise", "quick", overrides, model_dir, runtime, force=True)
         except DenselabError as e:
             return {"denoise_realtime_factor": None, "denoise": {"note": f"could not train a denoiser: {e}"}}
         model_path, source = model_dir / "model.pt", "trained by bench for 1 epoch, full-preset widths"
@@ -277,7 +272,7 @@ def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | Non
     for _ in range(reps):
         _sync(runtime.device)
         t0 = time.perf_counter()
-        study.apply_files(str(model_path), [str(p) for p in inputs], out_dir=str(out / "denoised"),
+        apply_files(str(model_path), [str(p) for p in inputs], out_dir=str(out / "denoised"),
                           device=runtime.device, quiet=True)
         _sync(runtime.device)
         best = min(best, time.perf_counter() - t0)
@@ -289,21 +284,16 @@ def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | Non
 def suite_times(out: Path, runtime: Runtime, seed: int) -> dict[str, Any]:
     """Wall seconds of each study's full preset run from scratch into OUT/suite/<study>, then of the report
     (what `denselab all --preset full` does). OUT/suite is the bench's own folder and is emptied first."""
-    from denselab.cli import run_study
-    from denselab.report import build_report
-    from denselab.studies import STUDIES
-
     suite = out / "suite"
     if suite.exists():
         shutil.rmtree(suite)
     seconds: dict[str, float | None] = {}
     notes = []
-    for name in STUDIES:
+    for name in REGISTRY:
         _log(runtime, f"suite: {name} --preset full")
         t0 = time.perf_counter()
         try:
-            run_study(name, "full", {"seed": seed}, suite / name, runtime, force=True,
-                      command="denoise train" if name == "denoise" else name)
+            run_study(name, "full", {"seed": seed}, suite / name, runtime, force=True)
             seconds[name] = time.perf_counter() - t0
         except DenselabError as e:
             seconds[name] = None
@@ -346,14 +336,15 @@ def run_bench(out_dir: str | os.PathLike, runtime: Runtime, suite: bool = False,
     """Measure and write OUT/bench.json; print the table; return the result.
 
     `windows` x `steps` are the training steps timed against the GEMM peak; `denoise_model` reuses a trained
-    model.pt for the denoiser timing; `_tiny` shrinks every stage to seconds (tests; numbers meaningless)."""
-    from denselab.studies import mnist as study
-
+    model.pt for the denoiser timing; `_tiny` shrinks every stage to seconds with the quick preset and
+    `runner.TINY` (tests; numbers meaningless)."""
+    study = REGISTRY["mnist"].module
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DenselabError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    config = resolve(study.Config, study.PRESETS, "full", {"seed": seed, **(TINY_MNIST if _tiny else {})})
+    preset = "quick" if _tiny else "full"
+    config = study_config("mnist", preset, {"seed": seed, **(TINY["mnist"] if _tiny else {})})
     if _tiny:
         windows, steps = min(windows, 2), min(steps, 4)
     result: dict[str, Any] = {"machine": machine_facts(runtime.device)}
@@ -369,7 +360,7 @@ def run_bench(out_dir: str | os.PathLike, runtime: Runtime, suite: bool = False,
         full_model = out / "suite" / "denoise" / "model.pt"
         denoise_model = denoise_model or (full_model if full_model.is_file() else None)
     result.update(denoise_speed(out, runtime, seed, Path(denoise_model) if denoise_model else None, tiny=_tiny))
-    result["run"] = run_record("bench", config, runtime, "full")
+    result["run"] = run_record("bench", config, runtime, preset)
     result["tiny"] = _tiny
     write_json(out / "bench.json", result)
     result = read_json(out / "bench.json")

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from denselab import __version__
-from denselab.config import (PRESET_NAMES, Runtime, default_data_dir, default_out, field_docs, is_complete,
-                             prepare_out_dir, resolve, run_record)
-from denselab.io import read_json
+from denselab.config import PRESET_NAMES, Runtime, default_data_dir, default_out, field_docs
 from denselab.errors import DenselabError
-from denselab.studies import STUDIES, load_study
+from denselab.runner import REGISTRY, Study, run_study
 
 # fields that the shared options already cover
 _SHARED_FIELDS = {"seed"}
@@ -140,29 +138,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def run_study(name: str, preset: str, overrides: dict[str, Any], out_dir: str | os.PathLike, runtime: Runtime,
-              force: bool = False, command: str | None = None) -> dict:
-    """Resolve the config, prepare `out_dir` (config.json, resume check) and run the study."""
-    module = load_study(name)
-    if module is None:
-        raise DenselabError(f"{name} is not implemented yet")
-    config = resolve(module.Config, module.PRESETS, preset, overrides)
-    if hasattr(module, "validate"):
-        module.validate(config)  # bad settings fail before --out is created or touched
-    record = run_record(command or name, config, runtime, preset)
-    if not force and is_complete(out_dir, record):
-        if not runtime.quiet:
-            print(f"denselab: {command or name} already complete in {out_dir}; reusing it (--force reruns)",
-                  file=sys.stderr)
-        return read_json(Path(out_dir) / "summary.json")
-    out = prepare_out_dir(out_dir, record, force=force)
-    return module.run(config, out, runtime)
-
-
 def _cmd_study(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.command_name)
-    summary = run_study(args.study, args.preset, _overrides(args), out, _runtime(args), args.force,
-                        command=args.command_name)
+    summary = run_study(args.study, args.preset, _overrides(args), out, _runtime(args), args.force)
     _print_done(out, summary)
     return 0
 
@@ -172,10 +150,6 @@ def _print_done(out: str | os.PathLike, summary: dict) -> None:
     facts = ", ".join(f"{k} = {summary[k]:.4g}" if isinstance(summary[k], float) else f"{k} = {summary[k]}"
                       for k in keys)
     print(f"denselab: done{': ' + facts if facts else ''}. Results in {out}")
-
-
-def _cmd_not_built(args: argparse.Namespace) -> int:
-    raise DenselabError(f"{args.command_name} is not implemented yet")
 
 
 def _cmd_all(args: argparse.Namespace) -> int:
@@ -204,18 +178,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _require(name: str, command: str) -> None:
-    if load_study(name) is None:
-        raise DenselabError(f"{command} is not implemented yet")
-
-
 def _cmd_denoise_apply(args: argparse.Namespace) -> int:
     if (args.output is None) == (args.out_dir is None):
         raise DenselabError("give exactly one of -o OUT.wav (one input) or --out-dir DIR")
     if args.output is not None and len(args.inputs) != 1:
         raise DenselabError("-o OUT.wav takes one input file; use --out-dir DIR for several")
-    _require("denoise", "denoise apply")
-    from denselab.studies.denoise import apply_files
+    from denselab.studies.denoise_model import apply_files
     from denselab.training import resolve_device
 
     written = apply_files(args.model, args.inputs, output=args.output, out_dir=args.out_dir,
@@ -228,8 +196,7 @@ def _cmd_denoise_apply(args: argparse.Namespace) -> int:
 def _cmd_denoise_eval(args: argparse.Namespace) -> int:
     import json
 
-    _require("denoise", "denoise eval")
-    from denselab.studies.denoise import evaluate_files
+    from denselab.studies.denoise_model import evaluate_files
     from denselab.training import resolve_device
 
     result = evaluate_files(args.model, args.noisy, args.clean, device=resolve_device(args.device))
@@ -239,25 +206,14 @@ def _cmd_denoise_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDY_HELP = {
-    "mnist": "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer",
-    "denoise": "Study 2: speech denoising with a fully connected net on STFT magnitudes",
-    "optim": "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets",
-    "dropout": "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam",
-}
+DENOISE_HELP = "Study 2: speech denoising with a fully connected net on STFT magnitudes"
 
 
-def _add_study_parser(sub, name: str, command: str, help_text: str) -> argparse.ArgumentParser:
-    module = load_study(name)
-    p = sub.add_parser(command.split()[-1], help=help_text, description=help_text,
-                       )
-    add_shared_options(p, command)
-    if module is not None:
-        add_config_options(p, module.Config, module.PRESETS)
-        p.set_defaults(handler=_cmd_study)
-    else:
-        p.set_defaults(handler=_cmd_not_built)
-    p.set_defaults(study=name, command_name=command)
+def _add_study_parser(sub, study: Study) -> argparse.ArgumentParser:
+    p = sub.add_parser(study.command.split()[-1], help=study.help, description=study.help)
+    add_shared_options(p, study.command)
+    add_config_options(p, study.config_class, study.presets)
+    p.set_defaults(handler=_cmd_study, study=study.name, command_name=study.command)
     return p
 
 
@@ -268,12 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"denselab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
 
-    _add_study_parser(sub, "mnist", "mnist", STUDY_HELP["mnist"])
+    _add_study_parser(sub, REGISTRY["mnist"])
 
-    dn = sub.add_parser("denoise", help=STUDY_HELP["denoise"], description=STUDY_HELP["denoise"])
+    dn = sub.add_parser("denoise", help=DENOISE_HELP, description=DENOISE_HELP)
     dsub = dn.add_subparsers(title="denoise commands", metavar="ACTION", parser_class=_Parser, required=True)
-    _add_study_parser(dsub, "denoise", "denoise train",
-                      "train a denoiser on a clean/noisy pair, validate on the held-out end, denoise the test files")
+    _add_study_parser(dsub, REGISTRY["denoise"])
     ap = dsub.add_parser("apply", help="denoise WAV files with a trained model.pt",
                          description="Denoise any WAV (any length and sample rate; stereo is down-mixed) with a "
                                      "trained model; the output keeps the input's sample rate and length.")
@@ -292,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared_options(ev, "denoise eval", study=False, files=False)
     ev.set_defaults(handler=_cmd_denoise_eval, command_name="denoise eval")
 
-    _add_study_parser(sub, "optim", "optim", STUDY_HELP["optim"])
-    _add_study_parser(sub, "dropout", "dropout", STUDY_HELP["dropout"])
+    _add_study_parser(sub, REGISTRY["optim"])
+    _add_study_parser(sub, REGISTRY["dropout"])
 
     al = sub.add_parser("all", help="run the four studies, then build the report",
                         description="Run the four studies into OUT/mnist, OUT/denoise, OUT/optim, OUT/dropout "

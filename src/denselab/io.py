@@ -72,6 +72,20 @@ def json_roundtrip(obj: Any) -> Any:
     return json.loads(json.dumps(to_jsonable(obj), allow_nan=False))
 
 
+def finite(x: Any) -> bool:
+    """A real, finite number (JSON null, strings, bools and NaN are not)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def last_finite(values: Any) -> float | None:
+    """The last finite number of a per-epoch list (entries after a divergence are null/NaN); a bare number is
+    returned when finite; None when there is none."""
+    if not isinstance(values, (list, tuple)):
+        return values if finite(values) else None
+    good = [v for v in values if finite(v)]
+    return good[-1] if good else None
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomically write `obj` as strict JSON (NaN/Inf -> null), indented for people to read."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from denselab.config import Runtime
 from denselab.errors import DenselabError
-from denselab.studies import STUDIES
+from denselab.report import build_report
+from denselab.runner import REGISTRY, run_study
 
 
 def run_all(out_dir: str | os.PathLike, preset: str, seed: int, runtime: Runtime, force: bool = False) -> Path:
@@ -16,20 +17,16 @@ def run_all(out_dir: str | os.PathLike, preset: str, seed: int, runtime: Runtime
 
     A study that fails on bad input (e.g. no speech files) does not stop the others: the report is built
     from what finished, and the failures are raised together at the end (exit 2)."""
-    from denselab.cli import run_study
-    from denselab.report import build_report
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DenselabError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     failures = []
-    for i, name in enumerate(STUDIES, start=1):
+    for i, name in enumerate(REGISTRY, start=1):
         if not runtime.quiet:
-            print(f"denselab all: [{i}/{len(STUDIES)}] {name} -> {out / name}", file=sys.stderr)
-        command = "denoise train" if name == "denoise" else name
+            print(f"denselab all: [{i}/{len(REGISTRY)}] {name} -> {out / name}", file=sys.stderr)
         try:
-            run_study(name, preset, {"seed": seed}, out / name, runtime, force=force, command=command)
+            run_study(name, preset, {"seed": seed}, out / name, runtime, force=force)
         except DenselabError as e:
             print(f"denselab all: {name} skipped: {e}", file=sys.stderr)
             failures.append(f"{name}: {e}")

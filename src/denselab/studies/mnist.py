@@ -288,19 +288,6 @@ def row_purity(grid: dict, labels: np.ndarray) -> list[dict]:
     return out
 
 
-def class_means(points: np.ndarray, labels: np.ndarray, n_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Where each class's label is drawn: the 2-D mean of its points, shape (n_classes, 2); NaN for an
-    absent class."""
-    points = np.asarray(points, dtype=np.float64)
-    labels = np.asarray(labels)
-    means = np.full((n_classes, points.shape[1]), np.nan)
-    for c in range(n_classes):
-        mask = labels == c
-        if mask.any():
-            means[c] = points[mask].mean(axis=0)
-    return means
-
-
 def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 5, folds: int = 5, seed: int = 0) -> float:
     """Cross-validated accuracy of a k-NN classifier on 2-D points: how separable the classes are there."""
     from sklearn.model_selection import KFold, cross_val_score
@@ -359,7 +346,7 @@ def probe_indices(config: Config, n_test: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ run
 
 
-def check_config(config: Config) -> None:
+def validate(config: Config) -> None:
     """Raise a one-line DenselabError naming the first option whose value cannot work."""
     rules = [
         ("hidden_layers", config.hidden_layers >= 1, "at least 1"),
@@ -393,7 +380,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     """Train (or reuse model.pt), probe, embed, draw; writes summary.json last and returns it."""
     runtime = runtime or Runtime()
     out = Path(out_dir)
-    check_config(config)
+    validate(config)  # also called by runner.run_study before --out is touched
     log = (lambda msg: None) if runtime.quiet else (lambda msg: print(f"denselab mnist: {msg}", file=sys.stderr))
     data = load_data(config, runtime.data_dir, runtime.device)
 

@@ -1,0 +1,102 @@
+"""The study registry and `run_study`: which command runs which study module, and the one way a study is
+run (resolve the config, validate it, prepare --out, run). `cli`, `pipeline` and `bench` all go through here.
+
+Each study module exposes `Config` (frozen dataclass, defaults = the full preset), `PRESETS` (field overrides
+per preset, as data), `validate(config)` (a one-line DenselabError for a value that cannot work) and
+`run(config, out_dir, runtime) -> summary`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Mapping
+
+from denselab.config import Runtime, is_complete, prepare_out_dir, resolve, run_record
+from denselab.io import read_json
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study: its name (= its module `denselab.studies.<name>` and its folder under `denselab all`'s OUT),
+    the command that runs it, and that command's help line."""
+
+    name: str
+    command: str
+    help: str
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"denselab.studies.{self.name}")
+
+    @property
+    def config_class(self) -> type:
+        return self.module.Config
+
+    @property
+    def presets(self) -> dict[str, dict[str, Any]]:
+        return self.module.PRESETS
+
+    def validate(self, config: Any) -> None:
+        """The study's own check of `config`; raises a one-line DenselabError."""
+        check = getattr(self.module, "validate", None)  # TODO(issue 12): every study defines it once denoise does
+        if check is not None:
+            check(config)
+
+    def run(self, config: Any, out_dir: Path, runtime: Runtime) -> dict:
+        return self.module.run(config, out_dir, runtime)
+
+
+# in the order of `denselab.studies.STUDIES` (`denselab all` runs them so, into OUT/<name>/)
+REGISTRY: dict[str, Study] = {s.name: s for s in (
+    Study("mnist", "mnist",
+          "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer"),
+    Study("denoise", "denoise train",
+          "train a denoiser on a clean/noisy pair, validate on the held-out end, denoise the test files"),
+    Study("optim", "optim",
+          "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets"),
+    Study("dropout", "dropout",
+          "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam"),
+)}
+
+# Overrides on top of the `quick` preset that cut each study to seconds: every code path and output file,
+# meaningless numbers. The tests' one table of tiny settings (tests/conftest.py) and `run_bench(_tiny=True)`.
+TINY: dict[str, dict[str, Any]] = {
+    # lr and batch chosen so 1000 images in one epoch learn something (test accuracy 0.71, seed 0)
+    "mnist": dict(hidden_layers=2, hidden_width=64, lr=1e-2, batch_size=64, train_subset=1000, test_subset=500,
+                  probe_images=200),
+    "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,)),
+    "optim": dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
+                  probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False),
+    "dropout": dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,
+                    batch_size=100, seeds=1),
+}
+
+
+def study_config(name: str, preset: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The validated config of study `name`: `preset` with `overrides` on top."""
+    study = REGISTRY[name]
+    config = resolve(study.config_class, study.presets, preset, overrides)
+    study.validate(config)
+    return config
+
+
+def run_study(name: str, preset: str, overrides: Mapping[str, Any], out_dir: str | os.PathLike, runtime: Runtime,
+              force: bool = False) -> dict:
+    """Resolve and validate the config, then prepare `out_dir` (config.json, resume check) and run the study.
+
+    Bad settings fail before `out_dir` is created or touched, so the corrected command needs no --force."""
+    study = REGISTRY[name]
+    config = study_config(name, preset, overrides)
+    record = run_record(study.command, config, runtime, preset)
+    if not force and is_complete(out_dir, record):
+        if not runtime.quiet:
+            print(f"denselab: {study.command} already complete in {out_dir}; reusing it (--force reruns)",
+                  file=sys.stderr)
+        return read_json(Path(out_dir) / "summary.json")
+    out = prepare_out_dir(out_dir, record, force=force)
+    return study.run(config, out, runtime)
