@@ -43,9 +43,7 @@ class Study:
 
     def validate(self, config: Any) -> None:
         """The study's own check of `config`; raises a one-line DenselabError."""
-        check = getattr(self.module, "validate", None)  # TODO(issue 12): every study defines it once denoise does
-        if check is not None:
-            check(config)
+        self.module.validate(config)
 
     def run(self, config: Any, out_dir: Path, runtime: Runtime) -> dict:
         return self.module.run(config, out_dir, runtime)
