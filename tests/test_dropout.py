@@ -3,6 +3,7 @@ and deterministic."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -16,13 +17,13 @@ import pytest
 import torch
 from torch import nn
 
+from denselab import runner
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance, linear_layers
 from denselab.studies import arms, dropout
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,
-            batch_size=100, seeds=1)
+TINY = runner.TINY["dropout"]  # the one table of tiny settings (tests/conftest.py)
 
 
 def _strict(path):
@@ -39,23 +40,23 @@ def _numbers(summary: dict) -> list[dict]:
 
 def test_arms_carry_the_assignments_dropout_and_init():
     torch.manual_seed(0)
-    specs = dropout.jobs(dropout.Config(seeds=1))
-    assert [(s["arm"], bool(s["dropout"])) for s in specs] == [
+    jobs = dropout.jobs(dropout.Config(seeds=1))
+    assert [(j.arm, bool(j.dropout)) for j in jobs] == [
         ("sigmoid-xavier", False), ("sigmoid-xavier", True), ("relu-he", False), ("relu-he", True)]
-    for spec in specs:
-        assert spec["optimizer"] == "adam" and spec["lr"] is None and spec["eval_train"] is True
-        model = arms.build_model(spec)
+    for job in jobs:
+        assert job.optimizer == "adam" and job.lr is None and job.eval_train is True
+        model = arms.build_model(job)
         drops = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
         # 0.2 on the pixels, 0.5 on the input of each later layer (4 hidden-to-hidden + the output layer)
-        assert drops == ([0.2, 0.5, 0.5, 0.5, 0.5, 0.5] if spec["dropout"] else [])
+        assert drops == ([0.2, 0.5, 0.5, 0.5, 0.5, 0.5] if job.dropout else [])
         for block in model:  # dropout acts on each layer's input: it comes first in its block
             assert isinstance(block[0], (nn.Dropout, nn.Linear))
-        expected = nn.Sigmoid if spec["activation"] == "sigmoid" else nn.ReLU
+        expected = nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU
         assert sum(isinstance(m, expected) for m in model.modules()) == 5
         for layer in linear_layers(model)[:-1]:
             w = layer.weight.detach()
             assert layer.in_features in (784, 1024) and layer.out_features == 1024
-            target = math.sqrt(init_variance(spec["init"], w.shape[1], w.shape[0]))
+            target = math.sqrt(init_variance(job.init, w.shape[1], w.shape[0]))
             assert float(w.std()) == pytest.approx(target, rel=0.03)
 
 
@@ -65,7 +66,7 @@ def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
     a = dropout.run(config, tmp_path / "a", runtime)
     b = dropout.run(config, tmp_path / "b", runtime)
     assert _numbers(a) == _numbers(b)
-    assert a["arms"] == b["arms"] and a["notes"] == b["notes"]
+    assert a["arms"] == b["arms"] and "notes" not in a
     saved = _strict(tmp_path / "a" / "summary.json")
     assert len(saved["runs"]) == 4
     assert {(r["activation"], r["init"], r["dropout"]) for r in saved["runs"]} == {
@@ -76,7 +77,9 @@ def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
             assert len(r[key]) == 2 and all(isinstance(v, float) for v in r[key])
     for row in saved["arms"]:
         assert {"final_gap_loss", "final_test_accuracy", "test_loss_rise", "overfits"} <= set(row)
-    assert saved["notes"] and saved["dropout_rates"] == [0.2, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert saved["dropout_rates"] == [0.2, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert {row["label"] for row in saved["arms"]} == {"sigmoid + Xavier, no dropout", "sigmoid + Xavier, with dropout",
+                                                      "ReLU + He, no dropout", "ReLU + He, with dropout"}
     for name in ("dropout_curves.png", "dropout_probes.png"):
         assert (tmp_path / "a" / "figures" / name).stat().st_size > 10_000
     c = dropout.run(dropout.Config(**{**TINY, "seed": 1}), tmp_path / "c", runtime)
@@ -139,3 +142,18 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
     assert not list(out.rglob("*.tmp")) and not (out / "summary.json").exists()
     for f in out.rglob("*.json"):
         _strict(f)
+
+
+def test_shared_config_base_keeps_each_studys_defaults_and_help():
+    from denselab.config import field_docs
+    from denselab.studies import optim
+
+    d, o = dropout.Config(), optim.Config()
+    assert isinstance(d, arms.ArmConfig) and isinstance(o, arms.ArmConfig)
+    assert (d.hidden_width, d.epochs, d.batch_size, d.train_subset, d.trace_steps) == (1024, 12, 128, 5000, 50)
+    assert (o.hidden_width, o.epochs, o.batch_size, o.train_subset, o.trace_steps) == (512, 8, 64, 10000, 100)
+    assert arms.widths(d) == [784] + [1024] * 5 + [10]
+    docs_d, docs_o = field_docs(dropout.Config), field_docs(optim.Config)
+    assert "dropout masks" in docs_d["seed"] and "dropout masks" not in docs_o["seed"]
+    assert docs_d["batch_size"] == "Images per optimiser step." and "1250 steps" in docs_o["batch_size"]
+    assert all(docs_d.get(f.name) for f in dataclasses.fields(dropout.Config))

@@ -11,13 +11,12 @@ import torch
 from torch import nn
 
 from denselab import cli
+from denselab import runner
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance, linear_layers
 from denselab.studies import arms, optim
 
-# a tiny but complete study: 2 arms x 2 optimisers on 600 images, narrow nets, one epoch
-TINY = dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
-            probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False)
+TINY = runner.TINY["optim"]  # the one table of tiny settings (tests/conftest.py)
 
 
 def _strict(path):
@@ -35,19 +34,19 @@ def _runtime(data_dir) -> Runtime:
 def test_every_arm_has_the_named_activation_and_init():
     torch.manual_seed(0)
     main, sweep = optim.jobs(optim.Config())
-    assert len(main) == 5 * 2 * 3 and {s["lr"] for s in sweep} == {0.01, 0.1}
-    for spec in main[::3]:  # one seed per (optimiser, arm)
-        model = arms.build_model(spec)
+    assert len(main) == 5 * 2 * 3 and {j.lr for j in sweep} == {0.01, 0.1}
+    for job in main[::3]:  # one seed per (optimiser, arm)
+        model = arms.build_model(job)
         acts = [m for m in model.modules() if isinstance(m, (nn.Sigmoid, nn.ReLU))]
-        expected = nn.Sigmoid if spec["activation"] == "sigmoid" else nn.ReLU
+        expected = nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU
         assert len(acts) == 5 and all(type(a) is expected for a in acts)  # 5 hidden layers, logits out
         assert not any(isinstance(m, nn.Dropout) for m in model.modules())
         layers = linear_layers(model)
         assert [l.out_features for l in layers] == [512] * 5 + [10]
         for layer in layers[:-1]:
             w = layer.weight.detach()
-            target = math.sqrt(init_variance(spec["init"], w.shape[1], w.shape[0], spec["init_std"]))
-            assert float(w.std()) == pytest.approx(target, rel=0.03), (spec["arm"], w.shape)
+            target = math.sqrt(init_variance(job.init, w.shape[1], w.shape[0], job.init_std))
+            assert float(w.std()) == pytest.approx(target, rel=0.03), (job.arm, w.shape)
             assert abs(float(w.mean())) < 0.1 * target
             assert float(layer.bias.detach().abs().max()) == 0.0
 
@@ -55,18 +54,18 @@ def test_every_arm_has_the_named_activation_and_init():
 def test_sgd_is_plain_and_adam_has_defaults():
     main, _ = optim.jobs(optim.Config())
     model = nn.Linear(3, 2)
-    sgd = arms.build_optimizer(next(s for s in main if s["optimizer"] == "sgd"), model)
+    sgd = arms.build_optimizer(next(j for j in main if j.optimizer == "sgd"), model)
     assert isinstance(sgd, torch.optim.SGD)
     g = sgd.param_groups[0]
     assert (g["lr"], g["momentum"], g["weight_decay"], g["dampening"], g["nesterov"]) == (1.0, 0.0, 0.0, 0, False)
-    adam = arms.build_optimizer(next(s for s in main if s["optimizer"] == "adam"), model)
+    adam = arms.build_optimizer(next(j for j in main if j.optimizer == "adam"), model)
     assert type(adam) is torch.optim.Adam
     g = adam.param_groups[0]
     assert (g["lr"], g["betas"], g["eps"], g["weight_decay"]) == (1e-3, (0.9, 0.999), 1e-8, 0)
 
 
 def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):
-    # lr 1e4 blows ReLU + He up at once; sigmoid + N(0, 0.01) stays finite; Adam runs are unaffected
+    # lr 1e4 blows ReLU + He up at once; sigmoid + N(0, 0.01²) stays finite; Adam runs are unaffected
     config = optim.Config(**{**TINY, "sgd_lr": 1e4})
     summary = optim.run(config, tmp_path, _runtime(data_dir))
     saved = _strict(tmp_path / "summary.json")
@@ -83,7 +82,10 @@ def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):
         assert r["diverged"] is False and len(r["train_loss"]) == 1 and 0.0 <= r["test_accuracy"][0] <= 1.0
     for r in saved["runs"]:  # the CONTRACT's keys
         assert {"optimizer", "activation", "init", "seed", "train_loss", "test_accuracy", "diverged"} <= set(r)
-    assert any("diverges" in n for n in saved["notes"])
+    assert "notes" not in saved
+    labels = {(a["optimizer"], a["activation"]): a["label"] for a in saved["arms"]}
+    assert labels[("sgd", "sigmoid")] == "SGD lr 10000, sigmoid + N(0, 0.01²)"
+    assert labels[("adam", "relu")] == "Adam (defaults), ReLU + He"
     for name in ("optim_sgd.png", "optim_adam.png", "optim_probes_sgd.png", "optim_first_steps.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 10_000
     for f in (tmp_path / "runs").glob("*.json"):
@@ -102,7 +104,7 @@ def test_probes_show_vanishing_gradients(tmp_path, data_dir):
         assert len(stored["loss"]) == 8 and len(stored["grad_norm"][0]) == 6
     small = next(a for a in summary["arms"] if a["init"] == "normal")
     he = next(a for a in summary["arms"] if a["init"] == "he")
-    # N(0, 0.01) through 5 sigmoid layers: the first layer's gradient is orders of magnitude below the last's
+    # N(0, 0.01²) through 5 sigmoid layers: the first layer's gradient is orders of magnitude below the last's
     assert small["grad_ratio_first_last"]["mean"] < 1e-3 < he["grad_ratio_first_last"]["mean"]
 
 
@@ -115,7 +117,11 @@ def test_resume_reuses_finished_runs_and_redoes_missing_ones(tmp_path, data_dir)
     second = optim.run(config, tmp_path, _runtime(data_dir))
     assert second["reused_runs"] == 4
     assert {f: f.stat().st_mtime_ns for f in files} == mtimes
-    # a lost file and a file of another spec are trained again; the rest are reused
+    # a lost file and a file of another spec are trained again; the rest are reused (the spec on disk is the
+    # job's fields as JSON: the same keys as before the job became a dataclass, so older run files resume)
+    assert set(_strict(files[0])["spec"]) == {
+        "study", "arm", "activation", "init", "init_std", "widths", "dropout", "optimizer", "lr", "epochs",
+        "batch_size", "train_subset", "test_subset", "data_seed", "seed", "eval_train", "probe_size", "trace_steps"}
     files[0].unlink()
     other = _strict(files[1])
     other["spec"]["epochs"] = 99

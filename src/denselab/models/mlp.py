@@ -40,6 +40,17 @@ def _he(weight: torch.Tensor, std: float) -> None:
 INITS: dict[str, Callable[[torch.Tensor, float], None]] = {"normal": _normal, "xavier": _xavier, "he": _he}
 
 
+# How figures, summaries and the report name an activation and an initialisation (the one table).
+# `normal` is N(mean, variance): the assignment's sigma = 0.01 reads N(0, 0.01²).
+ACTIVATION_LABELS = {"sigmoid": "sigmoid", "relu": "ReLU", "tanh": "tanh"}
+INIT_LABELS = {"normal": "N(0, {std:g}²)", "xavier": "Xavier", "he": "He"}
+
+
+def arm_label(activation: str, init: str, init_std: float = 0.01) -> str:
+    """`sigmoid + N(0, 0.01²)`, `ReLU + He`, ... (unknown names are shown as given)."""
+    return f"{ACTIVATION_LABELS.get(activation, activation)} + {INIT_LABELS.get(init, init).format(std=init_std)}"
+
+
 def init_variance(init: str, fan_in: int, fan_out: int, std: float = 0.01) -> float:
     """The weight variance each initialiser targets (used by the tests and the report)."""
     return {"normal": std ** 2, "xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in}[init]

@@ -15,18 +15,16 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from denselab.io import save_figure
+from denselab.models.mlp import arm_label
 
 ARM_COLORS = {"sigmoid-normal": "tab:blue", "sigmoid-xavier": "tab:purple", "relu-normal": "tab:gray",
               "relu-xavier": "tab:orange", "relu-he": "tab:red"}
 PROBE_COLORS = {"step 1": "tab:orange", "step 10": "tab:green", "middle": "tab:blue", "end": "black"}
 LR_COLORS = ("tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive")
-ACT_NAMES = {"sigmoid": "sigmoid", "relu": "ReLU"}
-INIT_NAMES = {"normal": "N(0, {std:g})", "xavier": "Xavier", "he": "He"}
 
 
 def arm_title(run: dict[str, Any], init_std: float = 0.01) -> str:
-    return (f"{ACT_NAMES.get(run['activation'], run['activation'])} + "
-            f"{INIT_NAMES.get(run['init'], run['init']).format(std=init_std)}")
+    return arm_label(run["activation"], run["init"], init_std)
 
 
 def _arm(run: dict[str, Any]) -> str:

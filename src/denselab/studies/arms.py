@@ -10,10 +10,11 @@ steps, where sigmoid + N(0, 0.01) shows vanishing gradients and ReLU under lr 1.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,7 +24,7 @@ from torch import nn
 from denselab.config import Runtime
 from denselab.data.mnist import load_mnist, normalize
 from denselab.errors import DenselabError
-from denselab.io import read_json, to_jsonable, write_json
+from denselab.io import finite, json_roundtrip, read_json, write_json
 from denselab.models.mlp import build_mlp, layer_outputs, linear_layers
 from denselab.training import evaluate, fit, make_optimizer, seed_everything
 
@@ -34,6 +35,54 @@ JOB_FORMAT = "denselab-arm-job/1"
 SATURATION_MARGIN = 0.02
 
 Data = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+# ----------------------------------------------------------------------------------------- shared config
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """The settings Studies 3 and 4 share; each study subclasses it (its own defaults, arms and extras)."""
+
+    seed: int = 0
+    """One seed drives every random choice (subset, init, data order); run seeds are seed..seed+seeds-1."""
+    seeds: int = 3
+    """Number of seeds every run is repeated for (figures show the mean and the min-max band)."""
+    arms: tuple[str, ...] = ()
+    """Activation-init arms to train."""
+    hidden_layers: int = 5
+    """Number of hidden layers."""
+    hidden_width: int = 512
+    """Units per hidden layer."""
+    epochs: int = 8
+    """Training epochs (the same for every run)."""
+    batch_size: int = 64
+    """Images per optimiser step."""
+    train_subset: int | None = 10000
+    """Train on this many randomly chosen MNIST training images, the same ones for every run (0 or none = all 60000)."""
+    test_subset: int | None = 5000
+    """Test on this many randomly chosen test images (0 or none = all 10000)."""
+    probe_size: int = 512
+    """Training images the activation statistics are measured on."""
+    trace_steps: int = 100
+    """Steps at the start of each run whose loss and per-layer gradient norms are recorded one by one."""
+
+
+def widths(config: ArmConfig) -> list[int]:
+    """Layer widths of the study's nets: 784 pixels, `hidden_layers` x `hidden_width`, 10 classes."""
+    return [784] + [config.hidden_width] * config.hidden_layers + [10]
+
+
+def run_seeds(config: ArmConfig) -> list[int]:
+    """The run seeds seed..seed+seeds-1."""
+    return list(range(config.seed, config.seed + config.seeds))
+
+
+def validate_common(config: ArmConfig, allowed_arms: Sequence[str], positive: Sequence[str] = ()) -> None:
+    """The checks every arm study makes: known arms, positive sizes (plus `positive`), sane subsets."""
+    check_choices("arms", config.arms, allowed_arms)
+    check_positive(config, ("seeds", "epochs", "batch_size", "hidden_layers", "hidden_width", "probe_size",
+                            *positive))
+    check_subsets(config)
 
 
 # ------------------------------------------------------------------------------------------- config checks
@@ -63,12 +112,13 @@ def check_subsets(config: Any) -> None:
 
 # --------------------------------------------------------------------------------------------------- data
 
-def load_data(runtime: Runtime, train_subset: int | None, test_subset: int | None, seed: int) -> Data:
+def load_data(runtime: Runtime, config: ArmConfig) -> Data:
     """MNIST as normalised float tensors on `runtime.device`: ((x_train, y_train), (x_test, y_test)).
 
-    A subset is a seeded random choice of images (the same for every arm and every run seed of a study)."""
+    A subset (`train_subset`, `test_subset`) is a random choice of images seeded by `config.seed`: the same
+    for every arm and every run seed of a study."""
     mnist = load_mnist(Path(runtime.data_dir) / "mnist")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(config.seed)
 
     def pick(images: torch.Tensor, labels: torch.Tensor, n: int | None):
         if n is not None and 0 < n < len(images):
@@ -76,8 +126,8 @@ def load_data(runtime: Runtime, train_subset: int | None, test_subset: int | Non
             images, labels = images[idx], labels[idx]
         return normalize(images).to(runtime.device), labels.to(runtime.device)
 
-    return pick(mnist.train_images, mnist.train_labels, train_subset), pick(mnist.test_images,
-                                                                            mnist.test_labels, test_subset)
+    return (pick(mnist.train_images, mnist.train_labels, config.train_subset),
+            pick(mnist.test_images, mnist.test_labels, config.test_subset))
 
 
 # ------------------------------------------------------------------------------------------------- probes
@@ -121,50 +171,82 @@ def probe_steps(total_steps: int) -> dict[int, str]:
 
 # --------------------------------------------------------------------------------------------------- jobs
 
-def job_name(spec: dict[str, Any]) -> str:
-    """File-name-safe name of a job: optimiser[-lr], activation-init, [-dropout], seed."""
-    parts = [spec["optimizer"]]
-    if spec.get("lr") is not None:
-        parts.append(f"lr{spec['lr']:g}")
-    parts += [spec["activation"], spec["init"]]
-    if spec.get("dropout"):
-        parts.append("dropout")
-    parts.append(f"s{spec['seed']}")
-    return "-".join(parts)
+@dataclass(frozen=True)
+class Job:
+    """One training run: an arm of a study at one seed. Its fields, as JSON, are the `spec` stored in the run
+    file; a finished file whose spec equals the job's is reused."""
+
+    study: str
+    arm: str  # "<activation>-<init>"
+    activation: str
+    init: str
+    init_std: float  # std of the `normal` init
+    widths: tuple[int, ...]
+    dropout: float | tuple[float, ...]  # input dropout rate per weight layer (0.0 = none)
+    optimizer: str
+    lr: float | None  # None = the optimiser's torch default
+    epochs: int
+    batch_size: int
+    train_subset: int | None
+    test_subset: int | None
+    data_seed: int  # picks the image subsets (the same for every run of a study)
+    seed: int  # init, data order and dropout masks
+    eval_train: bool  # re-measure the training curves in eval mode after every epoch
+    probe_size: int
+    trace_steps: int
+
+    @property
+    def name(self) -> str:
+        """File-name-safe name: optimiser[-lr], activation-init, [-dropout], seed."""
+        parts = [self.optimizer]
+        if self.lr is not None:
+            parts.append(f"lr{self.lr:g}")
+        parts += [self.activation, self.init]
+        if self.dropout:
+            parts.append("dropout")
+        parts.append(f"s{self.seed}")
+        return "-".join(parts)
+
+    def spec(self) -> dict[str, Any]:
+        """The job as it is stored in (and read back from) its run file."""
+        return json_roundtrip(dataclasses.asdict(self))
 
 
-def _canonical(obj: Any) -> Any:
-    """`obj` as it reads back from JSON (tuples -> lists, NaN -> None), for comparing specs."""
-    return json.loads(json.dumps(to_jsonable(obj)))
+def make_job(config: ArmConfig, study: str, arm: str, seed: int, *, optimizer: str, lr: float | None = None,
+             dropout: float | tuple[float, ...] = 0.0, init_std: float = 0.01, eval_train: bool = False) -> Job:
+    """A job of `study` at `seed` with the shared settings (widths, epochs, batch, subsets, probes) of `config`."""
+    activation, init = arm.split("-")
+    return Job(study=study, arm=arm, activation=activation, init=init, init_std=init_std,
+               widths=tuple(widths(config)), dropout=dropout, optimizer=optimizer, lr=lr, epochs=config.epochs,
+               batch_size=config.batch_size, train_subset=config.train_subset, test_subset=config.test_subset,
+               data_seed=config.seed, seed=seed, eval_train=eval_train, probe_size=config.probe_size,
+               trace_steps=config.trace_steps)
 
 
-def build_model(spec: dict[str, Any]) -> nn.Sequential:
-    """The job's network: widths, activation, init (N(0, init_std) for `normal`) and per-layer input dropout."""
-    return build_mlp(spec["widths"], spec["activation"], spec["init"], spec["dropout"], init_std=spec["init_std"])
+def build_model(job: Job) -> nn.Sequential:
+    """The job's network: widths, activation, init (N(0, init_std²) for `normal`) and per-layer input dropout."""
+    return build_mlp(job.widths, job.activation, job.init, job.dropout, init_std=job.init_std)
 
 
-def build_optimizer(spec: dict[str, Any], model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(job: Job, model: nn.Module) -> torch.optim.Optimizer:
     """The job's optimiser: `sgd` is plain SGD (no momentum, no weight decay); lr None = the torch default."""
-    kwargs = {} if spec["lr"] is None else {"lr": spec["lr"]}
-    return make_optimizer(spec["optimizer"], model.parameters(), **kwargs)
+    kwargs = {} if job.lr is None else {"lr": job.lr}
+    return make_optimizer(job.optimizer, model.parameters(), **kwargs)
 
 
-def train_job(spec: dict[str, Any], data: Data, runtime: Runtime, desc: str = "train") -> dict[str, Any]:
-    """Train one arm at one seed as `spec` says and return its result (curves, probes, trace, divergence).
-
-    spec keys: widths, activation, init, init_std, dropout (rate per weight layer), optimizer, lr (None =
-    the optimiser's default), epochs, batch_size, seed, eval_train, probe_size, trace_steps."""
+def train_job(job: Job, data: Data, runtime: Runtime, desc: str = "train") -> dict[str, Any]:
+    """Train one arm at one seed as `job` says and return its result (curves, probes, trace, divergence)."""
     (x_tr, y_tr), test = data
-    gen = seed_everything(spec["seed"])  # init and dropout masks from the global RNG, data order from gen
-    model = build_model(spec).to(runtime.device)
-    optimizer = build_optimizer(spec, model)
+    gen = seed_everything(job.seed)  # init and dropout masks from the global RNG, data order from gen
+    model = build_model(job).to(runtime.device)
+    optimizer = build_optimizer(job, model)
     loss_fn = nn.functional.cross_entropy
 
     init_train = evaluate(model, x_tr, y_tr, loss_fn)
     init_test = evaluate(model, *test, loss_fn)
-    steps_per_epoch = math.ceil(len(x_tr) / spec["batch_size"])
-    points = probe_steps(spec["epochs"] * steps_per_epoch)
-    probe_x = x_tr[: spec["probe_size"]]
+    steps_per_epoch = math.ceil(len(x_tr) / job.batch_size)
+    points = probe_steps(job.epochs * steps_per_epoch)
+    probe_x = x_tr[: job.probe_size]
     probes: list[dict[str, Any]] = []
     trace: dict[str, list] = {"loss": [], "grad_norm": []}
     # per-layer gradient norms of the latest step, and of the latest step where all of them were finite
@@ -178,17 +260,17 @@ def train_job(spec: dict[str, Any], data: Data, runtime: Runtime, desc: str = "t
         last["grad_norm"] = norms
         if all(math.isfinite(n) for n in norms):
             last.update(finite_step=g + 1, finite_grad_norm=norms)
-        if g < spec["trace_steps"]:
+        if g < job.trace_steps:
             trace["loss"].append(float(loss))
             trace["grad_norm"].append(norms)
         if g in points:
             probes.append({"label": points[g], "step": g + 1, "epoch": epoch, "loss": float(loss),
                            "grad_norm": norms,
-                           "activation": activation_stats(model, probe_x, spec["activation"])})
+                           "activation": activation_stats(model, probe_x, job.activation)})
 
     t0, cpu0 = time.perf_counter(), time.process_time()
-    hist = fit(model, optimizer, (x_tr, y_tr), test, epochs=spec["epochs"], batch_size=spec["batch_size"],
-               loss_fn=loss_fn, generator=gen, eval_train=spec["eval_train"], on_step=on_step,
+    hist = fit(model, optimizer, (x_tr, y_tr), test, epochs=job.epochs, batch_size=job.batch_size,
+               loss_fn=loss_fn, generator=gen, eval_train=job.eval_train, on_step=on_step,
                quiet=runtime.quiet, desc=desc)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     diverged_at = None
@@ -214,32 +296,33 @@ def train_job(spec: dict[str, Any], data: Data, runtime: Runtime, desc: str = "t
     }
 
 
-def run_jobs(specs: Sequence[dict[str, Any]], runs_dir: Path, data_fn: Callable[[], Data],
+def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
              runtime: Runtime) -> list[dict[str, Any]]:
-    """Run every job not already finished in `runs_dir`; return `{"name", "spec", "result", "reused"}` per job.
+    """Run every job not already finished in `runs_dir`; return `{"name", "spec", "result", "reused"}` per job
+    (the run file's record as JSON reads it back).
 
     A run file is reused only when its stored spec equals the job's spec; anything else (missing, unreadable,
     another spec) is trained again. Data is loaded only if some job needs training."""
     runs_dir = Path(runs_dir)
     data: list[Data] = []
     done = []
-    for i, spec in enumerate(specs, start=1):
-        name = job_name(spec)
+    for i, job in enumerate(jobs, start=1):
+        name, spec = job.name, job.spec()
         path = runs_dir / f"{name}.json"
         stored = _read_run(path)
-        if stored is not None and stored.get("spec") == _canonical(spec):
+        if stored is not None and stored.get("spec") == spec:
             done.append({**stored, "reused": True})
             if not runtime.quiet:
-                print(f"  [{i}/{len(specs)}] {name}: finished earlier, reusing {path}", file=sys.stderr)
+                print(f"  [{i}/{len(jobs)}] {name}: finished earlier, reusing {path}", file=sys.stderr)
             continue
         if not data:
             data.append(data_fn())
         if not runtime.quiet:
-            print(f"  [{i}/{len(specs)}] {name}", file=sys.stderr, flush=True)
-        result = train_job(spec, data[0], runtime, desc=f"[{i}/{len(specs)}] {name}")
+            print(f"  [{i}/{len(jobs)}] {name}", file=sys.stderr, flush=True)
+        result = train_job(job, data[0], runtime, desc=f"[{i}/{len(jobs)}] {name}")
         record = {"format": JOB_FORMAT, "name": name, "spec": spec, "result": result}
         write_json(path, record)
-        done.append({**_canonical(record), "reused": False})
+        done.append({**json_roundtrip(record), "reused": False})
     return done
 
 
@@ -255,17 +338,9 @@ def _read_run(path: Path) -> dict[str, Any] | None:
 
 # ------------------------------------------------------------------------------------------------ summary
 
-def last_finite(values: Sequence[float | None]) -> float | None:
-    """The last entry that is a finite number (None when there is none)."""
-    for v in reversed(values):
-        if v is not None and math.isfinite(v):
-            return float(v)
-    return None
-
-
 def seed_stats(values: Sequence[float | None]) -> dict[str, float | None]:
     """mean / min / max over the finite values (None when there are none)."""
-    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
+    vals = [float(v) for v in values if finite(v)]
     if not vals:
         return {"mean": None, "min": None, "max": None, "n": 0}
     return {"mean": sum(vals) / len(vals), "min": min(vals), "max": max(vals), "n": len(vals)}

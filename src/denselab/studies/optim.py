@@ -1,6 +1,6 @@
 """Study 3 (assignment Problem 3): does a deep net train? Initialisation x activation x optimiser.
 
-5 hidden layers x 512 units on MNIST, five arms - sigmoid + N(0, 0.01), sigmoid + Xavier, ReLU + N(0, 0.01),
+5 hidden layers x 512 units on MNIST, five arms - sigmoid + N(0, 0.01²), sigmoid + Xavier, ReLU + N(0, 0.01²),
 ReLU + Xavier, ReLU + He - each trained with plain SGD at lr 1.0 (no momentum, no weight decay, no schedule)
 and with Adam at its library defaults, with the same batch size, data order and epochs for every run.
 `--seeds N` repeats every run for seeds seed..seed+N-1 (figures: mean curve, min-max band).
@@ -23,12 +23,13 @@ from typing import Any
 
 from denselab.config import Runtime
 from denselab.errors import DenselabError
-from denselab.io import write_json
+from denselab.io import last_finite, write_json
+from denselab.models.mlp import arm_label
 from denselab.studies import arms
 
 ARMS = ("sigmoid-normal", "sigmoid-xavier", "relu-normal", "relu-xavier", "relu-he")
 OPTIMIZERS = ("sgd", "adam")
-# The trend the lectures show (our expectation before measuring): with a tiny N(0, 0.01) init the signal and
+# The trend the lectures show (our expectation before measuring): with a tiny N(0, 0.01²) init the signal and
 # the gradients vanish through 5 layers, so plain SGD stays at chance; Xavier (sigmoid) and Xavier/He (ReLU)
 # keep them alive, so the net learns; Adam's per-weight step size rescues every arm.
 EXPECTED = {("sgd", "sigmoid-normal"): "stuck", ("sgd", "relu-normal"): "stuck"}  # every other pair: "learns"
@@ -37,43 +38,25 @@ LEARNED_ACCURACY = 0.9  # at or above it an arm counts as having learned; in bet
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(arms.ArmConfig):
     """Study 3: five init x activation arms, each under plain SGD (lr 1.0) and Adam (defaults), 5x512 nets."""
 
-    seed: int = 0
-    """One seed drives every random choice (subset, init, data order); run seeds are seed..seed+seeds-1."""
-    seeds: int = 3
-    """Number of seeds every run is repeated for (figures show the mean and the min-max band)."""
     arms: tuple[str, ...] = ARMS
     """Activation-init arms to train (from: sigmoid-normal sigmoid-xavier relu-normal relu-xavier relu-he)."""
-    optimizers: tuple[str, ...] = OPTIMIZERS
-    """Optimisers every arm is trained with (sgd = plain SGD at --sgd-lr; adam = torch defaults)."""
-    hidden_layers: int = 5
-    """Number of hidden layers."""
-    hidden_width: int = 512
-    """Units per hidden layer."""
-    init_std: float = 0.01
-    """Standard deviation of the `normal` initialisation (the assignment's N(0, 0.01))."""
-    sgd_lr: float = 1.0
-    """Learning rate of plain SGD: the assignment fixes it at 1.0 (change it only to experiment)."""
-    epochs: int = 8
-    """Training epochs (the same for every run)."""
     batch_size: int = 64
     """Images per optimiser step (the same for every run; small, so 8 epochs of 10000 images are 1250 steps)."""
-    train_subset: int | None = 10000
-    """Train on this many randomly chosen MNIST training images, the same ones for every run (0 or none = all 60000)."""
-    test_subset: int | None = 5000
-    """Test on this many randomly chosen test images (0 or none = all 10000)."""
+    optimizers: tuple[str, ...] = OPTIMIZERS
+    """Optimisers every arm is trained with (sgd = plain SGD at --sgd-lr; adam = torch defaults)."""
+    init_std: float = 0.01
+    """Standard deviation of the `normal` initialisation (the assignment's σ = 0.01: N(0, 0.01²))."""
+    sgd_lr: float = 1.0
+    """Learning rate of plain SGD: the assignment fixes it at 1.0 (change it only to experiment)."""
     lr_sweep: bool = True
     """Beyond the assignment: also train every arm under SGD at each of --sweep-lrs."""
     sweep_lrs: tuple[float, ...] = (0.01, 0.1)
     """SGD learning rates of the sweep (the main runs supply --sgd-lr)."""
     sweep_seeds: int = 1
     """Seeds per sweep run (seed..seed+sweep_seeds-1)."""
-    probe_size: int = 512
-    """Training images the activation statistics are measured on."""
-    trace_steps: int = 100
-    """Steps at the start of each run whose loss and per-layer gradient norms are recorded one by one."""
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -85,33 +68,23 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def validate(config: Config) -> None:
     """Reject bad settings before anything is written (called by the CLI, and again by `run`)."""
-    arms.check_choices("arms", config.arms, ARMS)
+    arms.validate_common(config, ARMS, positive=("sweep_seeds",))
     arms.check_choices("optimizers", config.optimizers, OPTIMIZERS)
-    arms.check_positive(config, ("seeds", "epochs", "batch_size", "hidden_layers", "hidden_width", "probe_size",
-                                 "sweep_seeds"))
-    arms.check_subsets(config)
     if not config.sgd_lr > 0 or any(not lr > 0 for lr in config.sweep_lrs):
         raise DenselabError("learning rates must be positive")
 
 
-def _spec(config: Config, arm: str, optimizer: str, lr: float | None, seed: int) -> dict[str, Any]:
-    activation, init = arm.split("-")
-    return {"study": "optim", "arm": arm, "activation": activation, "init": init, "init_std": config.init_std,
-            "widths": [784] + [config.hidden_width] * config.hidden_layers + [10], "dropout": 0.0,
-            "optimizer": optimizer, "lr": lr, "epochs": config.epochs, "batch_size": config.batch_size,
-            "train_subset": config.train_subset, "test_subset": config.test_subset, "data_seed": config.seed,
-            "seed": seed, "eval_train": False, "probe_size": config.probe_size, "trace_steps": config.trace_steps}
-
-
-def jobs(config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def jobs(config: Config) -> tuple[list[arms.Job], list[arms.Job]]:
     """(main jobs, sweep jobs). Main: every arm x optimiser x seed; sweep: every arm under SGD at each sweep lr."""
-    seeds = range(config.seed, config.seed + config.seeds)
-    main = [_spec(config, arm, opt, config.sgd_lr if opt == "sgd" else None, s)
-            for opt in config.optimizers for arm in config.arms for s in seeds]
+    def job(arm: str, optimizer: str, lr: float | None, seed: int) -> arms.Job:
+        return arms.make_job(config, "optim", arm, seed, optimizer=optimizer, lr=lr, init_std=config.init_std)
+
+    main = [job(arm, opt, config.sgd_lr if opt == "sgd" else None, s)
+            for opt in config.optimizers for arm in config.arms for s in arms.run_seeds(config)]
     sweep = []
     if config.lr_sweep:
         lrs = [lr for lr in config.sweep_lrs if lr != config.sgd_lr]
-        sweep = [_spec(config, arm, "sgd", lr, s) for lr in lrs for arm in config.arms
+        sweep = [job(arm, "sgd", lr, s) for lr in lrs for arm in config.arms
                  for s in range(config.seed, config.seed + config.sweep_seeds)]
     return main, sweep
 
@@ -128,9 +101,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     main, sweep = jobs(config)
-    done = arms.run_jobs(main + sweep, out_dir / "runs",
-                         lambda: arms.load_data(runtime, config.train_subset, config.test_subset, config.seed),
-                         runtime)
+    done = arms.run_jobs(main + sweep, out_dir / "runs", lambda: arms.load_data(runtime, config), runtime)
     runs = [arms.run_entry(j, RUN_KEYS) for j in done[:len(main)]]
     sweep_runs = [arms.run_entry(j, RUN_KEYS) for j in done[len(main):]]
     summary = summarise(config, runs, sweep_runs)
@@ -149,13 +120,6 @@ def _label(optimizer: str, lr: float | None) -> str:
     return f"SGD lr {lr:g}" if optimizer == "sgd" else "Adam (defaults)"
 
 
-def arm_label(activation: str, init: str, init_std: float = 0.01) -> str:
-    """`sigmoid + N(0, 0.01)`, `ReLU + He`, ..."""
-    act = {"sigmoid": "sigmoid", "relu": "ReLU"}.get(activation, activation)
-    ini = {"normal": f"N(0, {init_std:g})", "xavier": "Xavier", "he": "He"}.get(init, init)
-    return f"{act} + {ini}"
-
-
 def _outcome(final_acc: float | None, n_diverged: int, n: int) -> str:
     if n_diverged == n:
         return "diverged"
@@ -167,7 +131,7 @@ def _outcome(final_acc: float | None, n_diverged: int, n: int) -> str:
 def arm_summary(runs: list[dict[str, Any]], init_std: float) -> dict[str, Any]:
     """Numbers the report quotes for one (optimiser, lr, arm) over its seeds."""
     r0 = runs[0]
-    finals = [arms.last_finite(r["test_accuracy"]) if not r["diverged"] else None for r in runs]
+    finals = [last_finite(r["test_accuracy"]) if not r["diverged"] else None for r in runs]
     acc = arms.seed_stats(finals)
     n_div = sum(r["diverged"] for r in runs)
     arm = f"{r0['activation']}-{r0['init']}"
@@ -178,7 +142,7 @@ def arm_summary(runs: list[dict[str, Any]], init_std: float) -> dict[str, Any]:
         "label": f"{_label(r0['optimizer'], r0['lr'])}, {arm_label(r0['activation'], r0['init'], init_std)}",
         "seeds": [r["seed"] for r in runs],
         "final_test_accuracy": acc,
-        "final_train_loss": arms.seed_stats([arms.last_finite(r["train_loss"]) if not r["diverged"] else None
+        "final_train_loss": arms.seed_stats([last_finite(r["train_loss"]) if not r["diverged"] else None
                                              for r in runs]),
         "best_test_accuracy": arms.seed_stats([max((a for a in r["test_accuracy"] if a is not None),
                                                    default=None) for r in runs]),
@@ -209,52 +173,10 @@ def _group(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-def _fmt(x: float | None, spec: str = ".3f") -> str:
-    return "n/a" if x is None else format(x, spec)
-
-
-def _note(a: dict[str, Any], sweep_arms: list[dict[str, Any]]) -> str:
-    matches = (a["outcome"] == a["expected"] or (a["expected"] == "learns" and a["outcome"] == "learns slowly"))
-    acc = a["final_test_accuracy"]["mean"]
-    what = {"stuck": f"stays near chance (final test accuracy {_fmt(acc)})",
-            "learns": f"learns (final test accuracy {_fmt(acc)})",
-            "learns slowly": f"learns slowly (final test accuracy {_fmt(acc)}; first epoch with test accuracy >= "
-                             f"{CHANCE_ACCURACY:g} per seed {a['seeds']}: "
-                             f"{', '.join('never' if e is None else str(e) for e in a['left_chance_epoch'])})",
-            }.get(a["outcome"], "")
-    if a["outcome"] == "diverged":
-        at = a["diverged_at"][0] if a["diverged_at"] else None
-        where = f" at epoch {at['epoch']}, step {at['global_step']}" if at else ""
-        what = f"diverges (non-finite loss) in {a['diverged_seeds']}/{len(a['seeds'])} seeds{where}"
-        first, last = a["grad_norm_step1_seed0"], at and at.get("last_finite_grad_norm")
-        if first and last and at.get("last_finite_grad_step", 0) > 1:
-            what += (f"; its largest per-layer weight-gradient norm grows from {max(first):.2g} at step 1 to "
-                     f"{max(last):.2g} at step {at['last_finite_grad_step']}")
-    elif a["diverged_seeds"]:
-        what += f"; {a['diverged_seeds']}/{len(a['seeds'])} seeds diverged"
-    verdict = ("as the lecture trend expects" if matches
-               else f"DIFFERS from the lecture trend (expected: {a['expected']})")
-    note = f"{a['label']}: {what}, {verdict}."
-    ratio = a["grad_ratio_first_last"]["mean"]
-    g1 = [g for g in (a["grad_norm_step1_seed0"] or []) if g is not None]
-    if ratio is not None and g1:
-        note += (f" At step 1 the weight-gradient norms run from {min(g1):.2g} to {max(g1):.2g} over the layers "
-                 f"(first/last-layer ratio {ratio:.2g}).")
-    better = [s for s in sweep_arms if (s["activation"], s["init"]) == (a["activation"], a["init"])
-              and s["outcome"] in ("learns", "learns slowly")]
-    if not matches and a["optimizer"] == "sgd" and better:
-        best = max(better, key=lambda s: s["final_test_accuracy"]["mean"] or 0)
-        note += (f" Beyond the assignment: at SGD lr {best['lr']:g} it {best['outcome']} "
-                 f"(final test accuracy {_fmt(best['final_test_accuracy']['mean'])}).")
-    return note
-
-
 def summarise(config: Config, runs: list[dict[str, Any]], sweep_runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """summary.json: the CONTRACT's `runs`, per-arm numbers, the lr sweep and measured notes."""
+    """summary.json: the CONTRACT's `runs`, per-arm numbers and the lr sweep."""
     arm_rows = [arm_summary(g, config.init_std) for g in _group(runs)]
     sweep_rows = [arm_summary(g, config.init_std) for g in _group(sweep_runs)]
-    all_sgd = sweep_rows + [a for a in arm_rows if a["optimizer"] == "sgd"]
-    notes = [_note(a, all_sgd) for a in arm_rows]
     r0 = runs[0]
     return {
         "study": "optim",
@@ -264,11 +186,10 @@ def summarise(config: Config, runs: list[dict[str, Any]], sweep_runs: list[dict[
                      "lrs": sorted({r["lr"] for r in sweep_runs} | ({config.sgd_lr} if "sgd" in config.optimizers
                                                                     else set())),
                      "runs": sweep_runs, "arms": sweep_rows},
-        "notes": notes,
         "thresholds": {"stuck_below_test_accuracy": CHANCE_ACCURACY, "learns_from_test_accuracy": LEARNED_ACCURACY},
         "epochs": config.epochs, "batch_size": config.batch_size, "sgd_lr": config.sgd_lr,
         "init_std": config.init_std,
-        "widths": [784] + [config.hidden_width] * config.hidden_layers + [10],
-        "seeds": list(range(config.seed, config.seed + config.seeds)),
+        "widths": arms.widths(config),
+        "seeds": arms.run_seeds(config),
         "train_size": r0["train_size"], "test_size": r0["test_size"], "steps_per_epoch": r0["steps_per_epoch"],
     }

@@ -98,7 +98,7 @@ def resolve_device(name: str) -> str:
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
-                  drop_last: bool = False, device: str | torch.device | None = None) -> Iterator[torch.Tensor]:
+                  device: str | torch.device | None = None) -> Iterator[torch.Tensor]:
     """Index tensors of one epoch: a seeded permutation (or 0..n-1 when `generator` is None) cut into batches.
 
     The permutation is drawn on the CPU (the same order on every device) and moved to `device` once per
@@ -106,8 +106,7 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     if device is not None:
         order = order.to(device)
-    stop = n - n % batch_size if drop_last and n >= batch_size else n
-    for start in range(0, stop, batch_size):
+    for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
 
 
@@ -122,7 +121,6 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)
     diverged: bool = False
     diverged_at: dict | None = None  # {"epoch": 1-based, "step": 0-based within the epoch} of the first non-finite loss
-    stopped_early: bool = False
 
     @property
     def epochs(self) -> int:
@@ -226,7 +224,6 @@ def fit(
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     eval_train: bool = False,
     on_step: Callable[[int, int, torch.Tensor], None] | None = None,
-    on_epoch: Callable[[int, History], bool | None] | None = None,
     quiet: bool = False,
     desc: str = "train",
 ) -> History:
@@ -234,7 +231,7 @@ def fit(
 
     `eval_train=True` re-measures the training loss/accuracy in eval mode after each epoch (one extra pass;
     the dropout study needs it to compare train and test without dropout noise). `on_step(epoch, step, loss)`
-    runs after each step; `on_epoch(epoch, history)` after each epoch and may return True to stop early.
+    runs after each step.
     A non-finite loss ends the run with `history.diverged = True`."""
     x, y = train
     hist = History()
@@ -270,9 +267,6 @@ def fit(
                 if test is not None and not math.isnan(hist.test_accuracy[-1]):
                     shown["test_acc"] = f"{hist.test_accuracy[-1]:.4f}"
                 bar.set_postfix(shown)
-            if on_epoch is not None and on_epoch(epoch, hist):
-                hist.stopped_early = True
-                break
     finally:
         bar.close()
     return hist
