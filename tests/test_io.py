@@ -147,3 +147,10 @@ def test_last_finite_skips_what_follows_a_divergence() -> None:
     assert last_finite(0.25) == 0.25 and last_finite(math.nan) is None and last_finite(None) is None
     assert last_finite((1, 2)) == 2 and last_finite([True]) is None
     assert finite(3) and not finite(True) and not finite("1") and not finite(math.inf)
+
+
+def test_default_out_is_one_folder_name_per_command() -> None:
+    from denselab.config import default_out
+
+    path = Path(default_out("denoise train"))
+    assert path.parent == Path("runs") and path.name.startswith("denoise-train-") and " " not in path.name

@@ -147,8 +147,8 @@ def is_complete(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> bool:
 
 
 def default_out(command: str) -> str:
-    """`runs/<command>-<YYYYmmdd-HHMMSS>`."""
-    return os.path.join("runs", f"{command}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+    """`runs/<command>-<YYYYmmdd-HHMMSS>`, spaces in the command as dashes (`runs/denoise-train-...`), as --help says."""
+    return os.path.join("runs", f"{command.replace(' ', '-')}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
 
 
 def default_data_dir() -> str:
