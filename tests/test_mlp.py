@@ -87,3 +87,11 @@ def test_layer_outputs_shapes_and_output_activation() -> None:
 def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         build_mlp(**kwargs)
+
+
+def test_arm_labels_use_one_notation():
+    from denselab.models import arm_label
+
+    assert arm_label("sigmoid", "normal") == "sigmoid + N(0, 0.01²)"
+    assert arm_label("relu", "normal", init_std=0.1) == "ReLU + N(0, 0.1²)"
+    assert (arm_label("relu", "he"), arm_label("sigmoid", "xavier")) == ("ReLU + He", "sigmoid + Xavier")

@@ -1,11 +1,11 @@
-"""What Studies 3 (optim) and 4 (dropout) share: a study is a list of *jobs* (one training run each: an arm
+"""What Studies 3 (optim) and 4 (dropout) share: the config base `ArmConfig`, and a study is a list of *jobs* (one training run each: an arm
 of the study at one seed), every job writes its own atomic result file `OUT/runs/<name>.json`, and a job whose
 file holds the same spec is not trained again. So a study killed at any moment resumes where it stopped, and
 its jobs could be fanned out to other machines unchanged.
 
 A job also records *why* an arm trains or not: per-layer gradient norms and activation statistics at a few
 probe points (first steps, middle, end), and a per-step trace of the loss and gradient norms over the first
-steps, where sigmoid + N(0, 0.01) shows vanishing gradients and ReLU under lr 1.0 shows the blow-up.
+steps, where sigmoid + N(0, 0.01²) shows vanishing gradients and ReLU under lr 1.0 shows the blow-up.
 """
 
 from __future__ import annotations
