@@ -1,7 +1,7 @@
 """What Studies 3 (optim) and 4 (dropout) share: the config base `ArmConfig`, and the *jobs* a study is a
-list of (`Job`: one training run, an arm of the study at one seed). Every job writes its own atomic result file `OUT/runs/<name>.json`, and a job whose
-file holds the same spec is not trained again. So a study killed at any moment resumes where it stopped, and
-its jobs could be fanned out to other machines unchanged.
+list of (`Job`: one training run, an arm of the study at one seed). Every job writes its own atomic result
+file `OUT/runs/<name>.json`, and a job whose file holds the same spec is not trained again. So a study
+killed at any moment resumes where it stopped, and its jobs could be fanned out to other machines unchanged.
 
 A job also records *why* an arm trains or not: per-layer gradient norms and activation statistics at a few
 probe points (first steps, middle, end), and a per-step trace of the loss and gradient norms over the first
