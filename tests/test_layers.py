@@ -143,6 +143,7 @@ def test_every_module_has_a_rank() -> None:
 def test_the_parser_sees_imports_inside_functions_and_both_forms(tmp_path: Path) -> None:
     edges = graph()
     assert "denselab.runner" in edges["denselab.cli"]  # from denselab.runner import ...
+    assert "denselab.studies.mnist" in edges["denselab.runner"]  # from denselab.studies import mnist (a module)
     assert "denselab.report" in edges["denselab.pipeline"]
     assert "denselab.studies.denoise_model" in edges["denselab.cli"]  # imported inside a function
     assert "denselab.cli" in edges["denselab.__main__"]

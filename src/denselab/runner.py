@@ -8,7 +8,6 @@ per preset, as data), `validate(config)` (a one-line DenselabError for a value t
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from dataclasses import dataclass
@@ -18,20 +17,21 @@ from typing import Any, Mapping
 
 from denselab.config import Runtime, is_complete, prepare_out_dir, resolve, run_record
 from denselab.io import read_json
+from denselab.studies import denoise, dropout, mnist, optim
 
 
 @dataclass(frozen=True)
 class Study:
-    """One study: its name (= its module `denselab.studies.<name>` and its folder under `denselab all`'s OUT),
-    the command that runs it, and that command's help line."""
+    """One study and the command that runs it."""
 
     name: str
+    """Also its folder under `denselab all`'s OUT and its key in TINY."""
     command: str
+    """The command line that runs it (`denselab <command>`), also recorded in config.json."""
+    module: ModuleType
+    """`denselab.studies.<name>`: Config, PRESETS, validate, run."""
     help: str
-
-    @property
-    def module(self) -> ModuleType:
-        return importlib.import_module(f"denselab.studies.{self.name}")
+    """The command's one-line --help."""
 
     @property
     def config_class(self) -> type:
@@ -51,13 +51,13 @@ class Study:
 
 # in the order of `denselab.studies.STUDIES` (`denselab all` runs them so, into OUT/<name>/)
 REGISTRY: dict[str, Study] = {s.name: s for s in (
-    Study("mnist", "mnist",
+    Study("mnist", "mnist", mnist,
           "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer"),
-    Study("denoise", "denoise train",
+    Study("denoise", "denoise train", denoise,
           "train a denoiser on a clean/noisy pair, validate on the held-out end, denoise the test files"),
-    Study("optim", "optim",
+    Study("optim", "optim", optim,
           "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets"),
-    Study("dropout", "dropout",
+    Study("dropout", "dropout", dropout,
           "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam"),
 )}
 
