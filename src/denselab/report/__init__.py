@@ -6,9 +6,16 @@ sound clip is embedded as a data: URI.
 
 | module | what it does |
 |---|---|
-| `notebook.py` | finds what each study left in DIR and writes the cells (Markdown + code that loads results) |
-| `text.py` | the explanations, written from the measured numbers |
+| `notebook.py` | the notebook: introduction, hidden setup cell (helpers, `%%code_that_ran`), one section per problem |
+| `mnist.py`, `denoise.py`, `optim.py`, `dropout.py` | each problem's section, numbered and quoted like the assignment |
+| `*_text.py` | each problem's prose: the method from config.json, the answers from summary.json |
+| `cells.py` | shared pieces: results on disk, figures and clips *as summary.json lists them*, how each study ran |
+| `sources.py` | which functions each section shows, by dotted name, in one table |
+| `fmt.py` | numbers and words |
 | `render.py` | executes the notebook with this interpreter's kernel, converts it to HTML |
+
+Verdicts (stuck, diverged, overfits and their thresholds) and the lists of figures and audio are the studies'
+(summary.json): the report reads them and never recomputes them or looks for files by name.
 """
 
 from __future__ import annotations

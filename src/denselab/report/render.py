@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -49,7 +50,9 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 600) -> nbforma
     from nbclient import NotebookClient
 
     with tempfile.TemporaryDirectory(prefix="denselab-kernel-") as tmp:
-        write_kernel_spec(Path(tmp) / "denselab-python")  # argv: [sys.executable, -m, ipykernel_launcher, ...]
+        # argv: [sys.executable, -m, ipykernel_launcher, ...]; the kernel imports the denselab that builds the
+        # report (first on its path), so the code cells check the code that produced the results
+        write_kernel_spec(Path(tmp) / "denselab-python", overrides={"env": {"PYTHONPATH": kernel_path()}})
         specs = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
         # local sockets and connection file in the temp folder: nothing listens on the network, nothing is
         # written to Jupyter's runtime folder
@@ -67,6 +70,16 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 600) -> nbforma
                                    + (f"; kernel said: {tail}" if tail else "")) from e
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
+
+
+def kernel_path() -> str:
+    """PYTHONPATH for the kernel: the folder holding this denselab package, then the caller's PYTHONPATH (made
+    absolute: the kernel runs in the results folder)."""
+    import denselab
+
+    here = str(Path(denselab.__file__).resolve().parents[1])
+    rest = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys([here, *rest]))
 
 
 def cell_errors(nb: nbformat.NotebookNode) -> list[str]:

@@ -1,0 +1,154 @@
+"""Which code the report shows, by dotted name, in ONE table: when a function moves or is renamed, this is
+the one edit (and `tests/test_report.py` fails on a name that no longer resolves, instead of the report
+silently dropping it). The source is read from the installed package when the report is built, so what the
+notebook shows is the code that ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import textwrap
+from itertools import groupby
+from typing import Any
+
+# Per study, per report section: (the sentence that introduces the code, the functions it shows).
+# Functions of one module share a cell; keep an entry to one or two functions so a cell stays readable.
+SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
+    "mnist": {
+        "1.1": [
+            ("The network: `build_classifier` sets the widths and dropout rates, `build_mlp` (shared by every "
+             "study) builds the layers and initialises them.",
+             ("denselab.studies.mnist.build_classifier", "denselab.models.mlp.build_mlp")),
+            ("The recipe: optimiser, one-cycle schedule, label-smoothed loss and the random shifts, handed to the "
+             "shared training loop.",
+             ("denselab.studies.mnist.train_classifier", "denselab.studies.mnist.random_shift")),
+            ("The training loop every MNIST study uses: one epoch of mini-batches, then an evaluation pass.",
+             ("denselab.training.loop.train_epoch",)),
+        ],
+        "1.2": [
+            ("Loading: the four IDX files, a seeded subset when asked, and standardisation with the training "
+             "images' own mean and standard deviation.",
+             ("denselab.studies.mnist.prepare_data",)),
+        ],
+        "1.3": [
+            ("The grid: every probe image goes to its highest-scoring unit; each row keeps that unit's images "
+             "in order of score (here the score is the softmax probability).",
+             ("denselab.studies.mnist.top_activation_grid",)),
+        ],
+        "1.5": [
+            ("The 2-D maps and the score of how well the classes separate in them.",
+             ("denselab.studies.mnist.embed_2d", "denselab.studies.mnist.knn_accuracy")),
+            ("Every layer's output for the probe images, read off the trained net.",
+             ("denselab.models.mlp.layer_outputs",)),
+        ],
+    },
+    "denoise": {
+        "2.6": [
+            ("The STFT: `torch.stft` with librosa's settings (n_fft 1024, hop 512, centred, Hann window) and its "
+             "inverse.",
+             ("denselab.studies.denoise_model.spectrum", "denselab.studies.denoise_model.inverse_spectrum")),
+        ],
+        "2.8": [
+            ("The network and what it outputs: `magnitude` regresses |S| (the assignment's literal setup), "
+             "`mask` multiplies |X| by a mask in (0, 1); both end in a nonnegative activation.",
+             ("denselab.studies.denoise_model.new_denoiser", "denselab.studies.denoise_model.estimate_magnitude")),
+            ("Training examples: clean frames remixed with noise frames at random SNRs; the loss.",
+             ("denselab.studies.denoise.remix_batch", "denselab.studies.denoise.loss_fn")),
+            ("The training loop of one variant: Adam with a cosine schedule, a moving average of the weights, "
+             "validation SNR after every epoch and early stopping on it.",
+             ("denselab.studies.denoise.train_variant",)),
+        ],
+        "2.10": [
+            ("Denoising a recording: STFT, the net's magnitude, the noisy phase (equation 1), inverse STFT.",
+             ("denselab.studies.denoise_model.with_noisy_phase", "denselab.studies.denoise_model.denoise_signal")),
+        ],
+        "2.13": [
+            ("The SNR of equation 2.", ("denselab.data.audio.snr_db",)),
+        ],
+    },
+    "optim": {
+        "3.1": [
+            ("One job = one arm under one optimiser at one seed: the net and the optimiser it gets.",
+             ("denselab.studies.arms.build_model", "denselab.studies.arms.build_optimizer")),
+            ("The initialisers.", ("denselab.models.mlp.init_variance",)),
+            ("The jobs of the study: every arm under every optimiser and seed, plus the learning-rate sweep.",
+             ("denselab.studies.optim.jobs",)),
+        ],
+        "3.4": [
+            ("Training one job: the shared loop, with the gradient norms and activation statistics recorded "
+             "on the way.",
+             ("denselab.studies.arms.train_job",)),
+        ],
+    },
+    "dropout": {
+        "4.2": [
+            ("Where dropout goes: the rate on each weight layer's input, and the layer that applies it.",
+             ("denselab.models.mlp.dropout_rates",)),
+            ("The jobs: each arm without and with dropout, every seed; each is trained by the same "
+             "`train_job` as Problem 3.",
+             ("denselab.studies.dropout.jobs",)),
+        ],
+    },
+}
+
+# Each study's config class and presets (the command line and the "differs from the full preset" note use them).
+CONFIGS = {"mnist": "denselab.studies.mnist", "denoise": "denselab.studies.denoise",
+           "optim": "denselab.studies.optim", "dropout": "denselab.studies.dropout"}
+
+
+def resolve(dotted: str) -> Any:
+    """The object a dotted name refers to: the longest importable module prefix, then attributes."""
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            raise LookupError(f"{dotted} does not exist (no `{attr}` in {'.'.join(parts[:i])})") from None
+        return obj
+    raise LookupError(f"{dotted} does not exist (no such module)")
+
+
+def source_of(dotted: str) -> str:
+    """The source text of a function or class, as installed."""
+    obj = resolve(dotted)
+    try:
+        return textwrap.dedent(inspect.getsource(obj)).rstrip()
+    except (OSError, TypeError) as e:
+        raise LookupError(f"the source of {dotted} cannot be read ({e})") from None
+
+
+def by_module(dotted: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """[(module, [names])] in order, consecutive names of one module together."""
+    pairs = [(d.rsplit(".", 1)[0], d.rsplit(".", 1)[1]) for d in dotted]
+    return [(m, [n for _, n in group]) for m, group in groupby(pairs, key=lambda p: p[0])]
+
+
+def all_names() -> list[str]:
+    return [d for study in SOURCES.values() for entries in study.values() for _, names in entries for d in names]
+
+
+def preset_values(study: str, preset: str) -> dict[str, Any]:
+    """Every config field's value under `preset` ({} when the study module or preset is unknown)."""
+    try:
+        module = importlib.import_module(CONFIGS[study])
+        config = module.Config(**module.PRESETS[preset])
+    except (ImportError, KeyError, AttributeError, TypeError):
+        return {}
+    return dataclasses.asdict(config)
+
+
+def field_docs(study: str) -> dict[str, str]:
+    """The one-line docstring of each config field."""
+    from denselab.config import field_docs as docs
+
+    try:
+        return docs(importlib.import_module(CONFIGS[study]).Config)
+    except (ImportError, KeyError, AttributeError):
+        return {}
