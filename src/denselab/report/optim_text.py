@@ -48,7 +48,8 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
     test_words = f"a fixed random {num(test)} test images" if cfg.get("test_subset") else "all 10 000 test images"
     scaling = cfg.get("input_scaling")
     pixels = ("pixels in [0, 1]" if scaling in ("unit", "unit_interval", "01", "[0, 1]") else
-              "pixels standardised with the training images' mean and standard deviation")
+              "pixels scaled to [0, 1] and standardised with the MNIST training set's mean 0.1307 and standard "
+              "deviation 0.3081 (the assignment's `Normalize((0.1307,), (0.3081,))`)")
     seeds = cfg.get("seeds", 1)
     out = (f"*Recipe (from `config.json`).* The net is $784 \\to {cfg.get('hidden_layers')} \\times "
            f"{cfg.get('hidden_width')} \\to 10$ with the arms {arm_words} (N(0, σ²) with σ = "
