@@ -54,9 +54,11 @@ if base:
 VARIANTS_TABLE = '''\
 denoise = load("denoise")
 variants = denoise.get("variants") or {}
-table(["variant", "validation SNR", "held-out test SNR", "best epoch", "epochs run", "restarts after collapse"],
-      [[name, num(v.get("validation_snr_db"), " dB"), num(v.get("heldout_snr_db"), " dB"), num(v.get("best_epoch")),
-        num(v.get("epochs_run")), num(v.get("collapse_restarts"))] for name, v in variants.items()])'''
+held = any(v.get("heldout_snr_db") is not None for v in variants.values())  # measured by newer studies only
+table(["variant", "validation SNR"] + ["held-out test SNR"] * held + ["best epoch", "epochs run", "restarts"],
+      [[name, num(v.get("validation_snr_db"), " dB")] + [num(v.get("heldout_snr_db"), " dB")] * held
+       + [num(v.get("best_epoch")), num(v.get("epochs_run")), num(v.get("collapse_restarts"))]
+       for name, v in variants.items()])'''
 
 UNSEEN_TABLE = '''\
 unseen = load("denoise")["unseen"]
@@ -125,7 +127,8 @@ def cells(study: Study) -> list[Cell]:
     if named:
         out += [md("The reconstructions as the study also wrote them (under the assignment's own file names, "
                    "and the literal variant's where it was kept):"), *players(named)]
-    out += [heading("2.13", "Validation, and a held-out test part", question=Q["2.13"]),
+    title = "Validation, and a held-out test part" if s.get("heldout_snr_db") is not None else "Validation"
+    out += [heading("2.13", title, question=Q["2.13"]),
             *code_that_ran("denoise", "2.13"), code(SNR_TABLE), explain(text.validation, s, study.record, label="Answer."),
             *figures(study, ["validation_spectrogram"], CAPTIONS)]
     valid = s.get("validation_audio")

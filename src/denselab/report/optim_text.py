@@ -151,7 +151,7 @@ def outcomes(summary: Mapping[str, Any], record: Mapping[str, Any] | None = None
         seen.setdefault((a.get("activation"), a.get("init")), a)
     for a in seen.values():
         out.append(f"- {arm_name(a, std)}: {prediction(a, width, depth, std)}.")
-    out.append("Theory speaks about whether gradients reach the first layers; it says nothing about whether a "
+    out.append("\nTheory speaks about whether gradients reach the first layers; it says nothing about whether a "
                "step of lr × gradient is *stable*: that depends on the curvature of the loss, which the learning "
                "rate, the batch size and the scale of the input set. Adam divides each weight's step by the "
                "running RMS of its gradient (Kingma & Ba 2015), so its steps are about its learning rate whatever "
