@@ -247,3 +247,9 @@ def method(study: Study, formulas: str, recipe: Callable[..., str], described: s
     if rest:
         text += " Other settings: " + "; ".join(rest) + "."
     return f"**Method.** {formulas}\n\n{text}" if formulas else f"**Method.** {text}"
+
+
+def opening(study: Study, title: str, formulas: str, recipe: Callable[..., str], described: set[str]) -> list[Cell]:
+    """A problem's first cells: its title and method, then how it was run (or why there is nothing to show)."""
+    intro = md(f"# {title}\n\n" + method(study, formulas, recipe, described))
+    return [intro, *(not_run(study) if study.summary is None else how_it_ran(study))]

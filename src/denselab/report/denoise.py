@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from denselab.report import denoise_text as text
-from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, how_it_ran, md, method,
-                                   not_run, other_figures, players, read_json, rel)
+from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, md, opening,
+                                   other_figures, players, read_json, rel)
 
 TITLE = "Problem 2 — Speech denoising using deep learning"
 
@@ -62,9 +62,10 @@ table(["variant", "validation SNR"] + ["held-out test SNR"] * held + ["best epoc
 
 UNSEEN_TABLE = '''\
 unseen = load("denoise")["unseen"]
+speakers = (unseen.get("per_speaker") or {}).values()
 columns = [(k, label) for k, label in (("input_snr_db", "input SNR"), ("snr_db", "output SNR"), ("gain_db", "gain"),
                                       ("oracle_gain_db", "oracle gain"), ("si_sdr_db", "SI-SDR"), ("stoi", "STOI"),
-                                      ("pesq", "PESQ")) if any(k in (v or {}) for v in (unseen.get("per_speaker") or {}).values())]
+                                      ("pesq", "PESQ")) if any(k in (v or {}) for v in speakers)]
 for group, title in (("per_speaker", "speaker"), ("per_snr", "input SNR (dB)")):
     rows = [[name] + [num((v or {}).get(k)) for k, _ in columns] for name, v in (unseen.get(group) or {}).items()]
     if rows:
@@ -107,14 +108,13 @@ def _tests(study: Study) -> list[Cell]:
 
 
 def cells(study: Study) -> list[Cell]:
-    intro = md(f"# {TITLE}\n\n" + method(study, text.FORMULAS, text.method, text.DESCRIBED))
+    out = opening(study, TITLE, text.FORMULAS, text.method, text.DESCRIBED)
     if study.summary is None:
-        return [intro, *not_run(study)]
+        return out
     s = study.summary
-    out = [intro, *how_it_ran(study)]
     frames = s.get("train_frames")
     out += [heading("2.6–2.7", "Spectrograms and their magnitudes", question=Q["2.6"]),
-            md(f"`torch.stft` with librosa's settings gives the same $513 \\times T$ matrices as `librosa.stft`"
+            md("`torch.stft` with librosa's settings gives the same $513 \\times T$ matrices as `librosa.stft`"
                + (f"; the training part of the pair has {frames} frames" if frames else "") + "."),
             *code_that_ran("denoise", "2.6")]
     out += [heading("2.8–2.9", "The network, and its nonnegative output", question=Q["2.8"]),

@@ -56,6 +56,7 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
     drop = cfg.get("dropout") or 0
     ema = cfg.get("ema_decay") or 0
     feats = cfg.get("features", "log")
+    ema_text = f"Validation uses an exponential moving average of the weights (decay {num(ema)} per step). " if ema else ""
     widths = " \\to ".join(str(h) for h in hidden)
     out = [f"""*Recipe (from `config.json`).* The net is $513 \\to {widths} \\to 513$
 with ReLU hidden layers{f', dropout {num(drop)} on every hidden layer input' if drop else ', no dropout'}; {variant}.
@@ -66,7 +67,7 @@ afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} trainin
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
 {num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) minimises the squared error
 of the magnitude (the mask against the phase-sensitive target |S| cos(∠S − ∠X), whose error equals the complex
-error of the reconstruction). {f'Validation uses an exponential moving average of the weights (decay {num(ema)} per step). ' if ema else ''}Early
+error of the reconstruction). {ema_text}Early
 stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR and keeps the
 best weights. Seed {cfg.get('seed', 0)}."""]
     if s.get("train_frames"):

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Mapping
 
-from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, how_it_ran, md,
-                                   not_run, other_figures)
-from denselab.report.cells import method as method_cell
+from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, md, opening,
+                                   other_figures)
 from denselab.report.fmt import SRIVASTAVA, arm_name, finite, names, num, pct, plural, points, quick_note, stat
 from denselab.report.optim_text import INIT_FORMULAS
 
@@ -48,6 +47,7 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
     s = summary or {}
     arms = names([arm_name({"activation": a, "init": i}) for a, i in (x.split("-") for x in cfg.get("arms") or [])])
     seeds = cfg.get("seeds", 1)
+    seed_list = ", ".join(str(cfg.get("seed", 0) + i) for i in range(seeds or 1))
     train = s.get("train_size") or cfg.get("train_subset")
     train_words = (f"a fixed random {num(train)} of the 60 000 training images (the same for every run: a small "
                    f"set lets the nets without dropout overfit within a few epochs)" if cfg.get("train_subset")
@@ -61,7 +61,8 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
             f"torch's defaults (learning rate 0.001), cross-entropy loss, {plural(cfg.get('epochs'), 'epoch')}, "
             f"mini-batches of {num(cfg.get('batch_size'))}, {train_words}, tested on {test_words}, pixels "
             f"standardised as in Problem 3; "
-            f"{plural(seeds, 'seed')} per arm ({', '.join(str(cfg.get('seed', 0) + i) for i in range(seeds or 1))}). Train and test loss and accuracy are both measured after every "
+            f"{plural(seeds, 'seed')} per arm ({seed_list}). Train and test loss and accuracy are both measured "
+            f"after every "
             f"epoch with dropout switched off, so the two curves compare the same network. Gradient norms and "
             f"activation statistics are measured on {num(cfg.get('probe_size'))} training images, the first "
             f"{num(cfg.get('trace_steps'))} steps one by one.")
@@ -103,7 +104,7 @@ def gap(summary: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> 
             g_off, g_on = stat(off.get("final_gap_accuracy")), stat(on.get("final_gap_accuracy"))
             if g_off is not None and g_on is not None:
                 if abs(g_on - g_off) < 0.01:
-                    line.append(f"Dropout leaves the accuracy gap about the same")
+                    line.append("Dropout leaves the accuracy gap about the same")
                 elif g_on < g_off:
                     line.append(f"Dropout shrinks the accuracy gap by {points(g_off - g_on)}, as theory predicts")
                 else:
@@ -143,11 +144,10 @@ table(["arm", "seeds", "train accuracy", "test accuracy", "gap (points)", "test-
 
 
 def cells(study: Study) -> list[Cell]:
-    intro = md(f"# {TITLE}\n\n" + method_cell(study, FORMULAS + "\n\n" + INIT_FORMULAS, method, DESCRIBED))
+    out = opening(study, TITLE, FORMULAS + "\n\n" + INIT_FORMULAS, method, DESCRIBED)
     if study.summary is None:
-        return [intro, *not_run(study)]
+        return out
     s = study.summary
-    out = [intro, *how_it_ran(study)]
     out += [heading("4.1–4.2", "Four networks, without and with dropout", question=Q["4.1"]),
             *code_that_ran("dropout", "4.2")]
     out += [heading("4.3–4.4", "Dropout on each layer's input, Adam at its defaults", question=Q["4.3"]),

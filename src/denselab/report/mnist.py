@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from denselab.report import mnist_text as text
 from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figure_map, figures, gallery,
-                                   heading, how_it_ran, md, method, not_run, other_figures)
+                                   heading, md, opening, other_figures)
 
 TITLE = "Problem 1 — A detailed view to MNIST classification"
 
@@ -62,12 +62,11 @@ if grid.get("unassigned"):
 
 
 def cells(study: Study) -> list[Cell]:
-    intro = md(f"# {TITLE}\n\n" + method(study, "", text.method, text.DESCRIBED))
+    out = opening(study, TITLE, "", text.method, text.DESCRIBED)
     if study.summary is None:
-        return [intro, *not_run(study)]
+        return out
     s = study.summary
     names = _layer_names(study)
-    out = [intro, *how_it_ran(study)]
 
     out += [heading("1.1", "The classifier", question=Q["1.1"]), *code_that_ran("mnist", "1.1"),
             *figures(study, ["curves"], CAPTIONS, "training-curve"),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from denselab.report import optim_text as text
-from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, how_it_ran, md, method,
-                                   not_run, other_figures)
+from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, md, opening,
+                                   other_figures)
 
 TITLE = "Problem 3 — Adult optimization: initialisation × activation × optimiser"
 
@@ -42,11 +42,10 @@ table(["optimizer", "lr", "arm", "seeds", "verdict (the study's)", "final test a
 
 
 def cells(study: Study) -> list[Cell]:
-    intro = md(f"# {TITLE}\n\n" + method(study, text.INIT_FORMULAS, text.method, text.DESCRIBED))
+    out = opening(study, TITLE, text.INIT_FORMULAS, text.method, text.DESCRIBED)
     if study.summary is None:
-        return [intro, *not_run(study)]
+        return out
     s = study.summary
-    out = [intro, *how_it_ran(study)]
     out += [heading("3.1–3.3", "Five networks, one architecture", question=Q["3.1"]), *code_that_ran("optim", "3.1")]
     out += [heading("3.4–3.5", "Plain SGD at learning rate 1.0, and Adam", question=Q["3.4"]),
             *code_that_ran("optim", "3.4"),
