@@ -84,11 +84,17 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
     },
     "dropout": {
         "4.2": [
-            ("Where dropout goes: the rate on each weight layer's input, and the layer that applies it.",
-             ("denselab.models.mlp.dropout_rates",)),
+            ("Where dropout goes: the rate on each weight layer's input, and the layer that applies it (torch's "
+             "dropout with a cheaper random mask: in training mode only, kept units scaled by 1/(1 − p)).",
+             ("denselab.models.mlp.dropout_rates", "denselab.models.mlp.Dropout")),
             ("The jobs: each arm without and with dropout, every seed; each is trained by the same "
              "`train_job` as Problem 3.",
              ("denselab.studies.dropout.jobs",)),
+        ],
+        "4.3": [
+            ("Every epoch's train and test numbers come from `evaluate`, which puts the net in eval mode: dropout "
+             "off, so both curves measure the same network.",
+             ("denselab.training.loop.evaluate",)),
         ],
     },
 }
