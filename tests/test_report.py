@@ -25,31 +25,27 @@ from denselab.report import build_report, cells, dropout, fmt, mnist_text, optim
 from denselab.report import denoise_text
 from denselab.report.notebook import build_notebook
 from denselab.report.render import MATHJAX_CDN, execute, external_refs
+from denselab.runner import TINY
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 METHODS = {"mnist": mnist_text, "denoise": denoise_text, "optim": optim_text, "dropout": dropout}
 
-# every study's quick preset, cut down to seconds: the real code paths and files, tiny data
-TINY_RUN = {
-    "mnist": dict(train_subset=1000, test_subset=500, probe_images=200, tsne_iterations=250),
-    "denoise": dict(hidden=(64, 64), epochs=1, frames_per_epoch=1024, speed_factors=(1.0,)),
-    "optim": dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600,
-                  test_subset=500, probe_size=128, trace_steps=8, batch_size=50, seeds=1, sweep_lrs=(0.1,)),
-    "dropout": dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,
-                    batch_size=100, seeds=1),
-}
+# every study's quick preset cut down to seconds (the runner's one table), with the optim sweep on: the real code
+# paths and files, tiny data
+TINY_RUN = {**TINY, "optim": {**TINY["optim"], "lr_sweep": True, "sweep_lrs": (0.1,)},
+            "mnist": {**TINY["mnist"], "tsne_iterations": 250}}
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, data_dir: Path) -> Path:
     """A results folder written by every study's own code (quick preset, tiny data); no report yet."""
-    from denselab.cli import run_study
     from denselab.config import Runtime
+    from denselab.runner import run_study
 
     root = tmp_path_factory.mktemp("tiny") / "run"
     runtime = Runtime(device="cpu", data_dir=str(data_dir), quiet=True)
     for name, overrides in TINY_RUN.items():
-        run_study(name, "quick", overrides, root / name, runtime, command="denoise train" if name == "denoise" else name)
+        run_study(name, "quick", overrides, root / name, runtime)
     return root
 
 
@@ -268,6 +264,7 @@ def test_command_line_reproduces_the_run(tiny_run: Path) -> None:
     study = cells.find_study(tiny_run, "optim")
     line = cells.command_line(study)
     assert line.startswith("denselab optim") and "--preset quick" in line and "--hidden-width 64" in line
+    assert "--lr-sweep" not in line and "--sweep-lrs" not in line  # the quick preset's
     assert "--arms sigmoid-normal relu-he" in line and "--epochs 2" not in line and "--sweep-lrs" not in line
 
 
@@ -277,6 +274,7 @@ def test_every_source_name_resolves() -> None:
     """A function that moved or was renamed must be fixed in `sources.SOURCES`, not silently dropped."""
     for name in sources.all_names():
         assert sources.source_of(name).lstrip().startswith(("def ", "class ", "@")), name
+        assert sources.resolve(name).__module__ == name.rsplit(".", 1)[0], f"{name} is defined elsewhere"
     for study in ("mnist", "denoise", "optim", "dropout"):
         assert sources.SOURCES[study], f"no code shown for {study}"
 

@@ -48,7 +48,7 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
         "2.6": [
             ("The STFT: `torch.stft` with librosa's settings (n_fft 1024, hop 512, centred, Hann window) and its "
              "inverse.",
-             ("denselab.studies.denoise_model.spectrum", "denselab.studies.denoise_model.inverse_spectrum")),
+             ("denselab.data.audio.spectrum", "denselab.data.audio.inverse_spectrum")),
         ],
         "2.8": [
             ("The network and what it outputs: `magnitude` regresses |S| (the assignment's literal setup), "
