@@ -113,7 +113,7 @@ def explain(build: Callable[..., str], *args: Any, label: str = "What the number
 def figures(study: Study, keys: Sequence[str], captions: Mapping[str, str], what: str = "") -> list[Cell]:
     """One cell showing the listed figures among `keys` (in that order); a note when none of them is listed."""
     found = figure_map(study)
-    picked = [k for k in keys if k in found and k not in study.shown]
+    picked = [k for k in dict.fromkeys(keys) if k in found and k not in study.shown]
     study.shown.update(picked)
     if not picked:
         return [md(f"*The study's summary lists no {what or 'such'} figure.*")] if what else []
@@ -123,7 +123,7 @@ def figures(study: Study, keys: Sequence[str], captions: Mapping[str, str], what
 def gallery(study: Study, keys: Sequence[str], captions: Mapping[str, str]) -> list[Cell]:
     """The listed figures among `keys` side by side."""
     found = figure_map(study)
-    picked = [k for k in keys if k in found and k not in study.shown]
+    picked = [k for k in dict.fromkeys(keys) if k in found and k not in study.shown]
     study.shown.update(picked)
     if not picked:
         return []
