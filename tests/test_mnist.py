@@ -88,8 +88,9 @@ def test_quick_preset_end_to_end(tmp_path, data_dir, tiny_args, capsys):
     assert main(args) == 0
     summary = read_json(out / "summary.json")
     assert summary["epochs"] == 1 and summary["train_seconds"] > 0
-    layers = ["raw", "hidden1", "hidden2", "output"]
+    layers = ["raw", "hidden1", "hidden2", "output", "softmax"]  # softmax: the assignment's last layer (1.8)
     assert [layer["name"] for layer in summary["layers"]] == layers
+    assert summary["knn"]["separated_threshold"] == 0.9
     for layer in summary["layers"]:
         assert 0.0 <= layer["knn_accuracy_2d_tsne"] <= 1.0 and 0.0 <= layer["knn_accuracy_2d_pca"] <= 1.0
     pen = summary["penultimate_grid"]
@@ -99,7 +100,8 @@ def test_quick_preset_end_to_end(tmp_path, data_dir, tiny_args, capsys):
     figures = {p.name for p in (out / "figures").glob("*.png")}
     expected = {"curves.png", "output_grid.png", "penultimate_grid.png", "overview.png", "separability.png"}
     expected |= {f"{m}_{n}.png" for m in ("tsne", "pca") for n in layers}
-    assert expected <= figures and len(expected) == 13
+    assert expected <= figures and len(expected) == 15
+    assert {Path(p).name for p in summary["figures"]} == figures  # the study lists every figure it drew
     assert (out / "model.pt").is_file() and (out / "arrays.npz").is_file()
     with np.load(out / "arrays.npz") as arrays:
         assert arrays["images"].shape == (200, 28, 28) and arrays["tsne_hidden2"].shape == (200, 2)

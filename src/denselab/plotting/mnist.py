@@ -32,7 +32,8 @@ def class_means(points: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> 
 
 
 def _pretty(name: str) -> str:
-    return {"raw": "raw pixels", "output": "output (logits)"}.get(name, name.replace("hidden", "hidden layer "))
+    return {"raw": "raw pixels", "output": "output (logits)", "softmax": "softmax output"}.get(
+        name, name.replace("hidden", "hidden layer "))
 
 
 def _colors(n_classes: int) -> np.ndarray:
@@ -169,7 +170,8 @@ def plot_separability(layers: list[dict], path: Path, k: int = 5) -> Path:
             if np.isfinite(a):
                 ax.annotate(f"{100 * a:.1f}", (xi, 100 * a), textcoords="offset points", xytext=(0, 6),
                             ha="center", fontsize=7)
-    ax.set_xticks(x, [_pretty(n).replace(" (logits)", "\n(logits)").replace("hidden layer ", "hidden ")
+    ax.set_xticks(x, [_pretty(n).replace(" (logits)", "\n(logits)").replace(" output", "\noutput")
+                      .replace("hidden layer ", "hidden ")
                       for n in names])
     ax.set(xlabel="representation (depth →)", ylabel=f"{k}-NN accuracy, cross-validated (%)",
            title="How separable the classes are in 2-D, layer by layer")

@@ -38,6 +38,8 @@ from denselab.io import check_model_header, model_header, read_json, save_npz, s
 from denselab.models.mlp import build_mlp, layer_outputs
 from denselab.training import History, fit, make_optimizer, one_cycle, seed_everything
 
+# k-NN accuracy in a 2-D map from which the classes count as "separated" there (the report quotes it)
+SEPARATED_KNN = 0.90
 MODEL_KIND = "mnist"
 MODEL_VERSION = 1  # bump when model.pt's layout changes
 
@@ -330,8 +332,8 @@ def embed_layers(reps: Sequence[np.ndarray], config: Config) -> list[tuple[np.nd
 
 
 def layer_names(hidden_layers: int) -> list[str]:
-    """raw, hidden1..hiddenN, output."""
-    return ["raw"] + [f"hidden{i}" for i in range(1, hidden_layers + 1)] + ["output"]
+    """raw, hidden1..hiddenN, output (the logits), softmax (the probabilities: the assignment's last layer)."""
+    return ["raw"] + [f"hidden{i}" for i in range(1, hidden_layers + 1)] + ["output", "softmax"]
 
 
 def probe_indices(config: Config, n_test: int) -> np.ndarray:
@@ -407,13 +409,14 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     with torch.no_grad():
         x = data.x_test[torch.as_tensor(idx, device=data.x_test.device)]
         outs = [o.float().cpu().numpy() for o in layer_outputs(model, x)]
-    reps = [x.cpu().numpy()] + outs  # raw (the normalised pixels the net sees), hidden1..N, logits
+    reps = [x.cpu().numpy()] + outs  # raw (the normalised pixels the net sees), hidden1..N, logits; + softmax
     if history.diverged or not all(np.isfinite(r).all() for r in outs):
         where = f" at epoch {history.diverged_at['epoch']}" if history.diverged_at else ""
         raise DenselabError(f"training diverged{where} (non-finite loss or activations): nothing to look inside; "
                             f"try a lower --lr (now {config.lr:g})")
     names = layer_names(config.hidden_layers)
     probs = torch.softmax(torch.from_numpy(outs[-1]), dim=1).numpy()
+    reps.append(probs)
 
     g = np.random.default_rng(config.seed)
     units = np.sort(g.choice(config.hidden_width, size=config.penultimate_units, replace=False))
@@ -467,7 +470,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
         "penultimate_grid": {"units": units.tolist(), "counts": pen_grid["counts"],
                              "unassigned": pen_grid["unassigned"],
                              "rows": pen_rows},
-        "knn": {"k": config.knn_k, "folds": config.knn_folds},
+        "knn": {"k": config.knn_k, "folds": config.knn_folds, "separated_threshold": SEPARATED_KNN},
         "layers": layers,
         "files": {"model": "model.pt", "arrays": "arrays.npz"},
     }
