@@ -33,7 +33,7 @@ def _runtime(data_dir) -> Runtime:
 
 def test_every_arm_has_the_named_activation_and_init():
     torch.manual_seed(0)
-    main, sweep = optim.jobs(optim.Config())
+    main, sweep, check = optim.jobs(optim.Config())
     assert len(main) == 5 * 2 * 3 and {j.lr for j in sweep} == {0.01, 0.1}
     for job in main[::3]:  # one seed per (optimiser, arm)
         model = arms.build_model(job)
@@ -52,7 +52,7 @@ def test_every_arm_has_the_named_activation_and_init():
 
 
 def test_sgd_is_plain_and_adam_has_defaults():
-    main, _ = optim.jobs(optim.Config())
+    main, _, _ = optim.jobs(optim.Config())
     model = nn.Linear(3, 2)
     sgd = arms.build_optimizer(next(j for j in main if j.optimizer == "sgd"), model)
     assert isinstance(sgd, torch.optim.SGD)
@@ -131,6 +131,25 @@ def test_resume_reuses_finished_runs_and_redoes_missing_ones(tmp_path, data_dir)
     assert _strict(files[1])["spec"]["epochs"] == 1
     drop = lambda s: [{k: v for k, v in r.items() if "seconds" not in k} for r in s["runs"]]  # noqa: E731
     assert drop(third) == drop(first)  # retrained runs give the same numbers (determinism)
+
+
+def test_input_scaling_and_the_check_under_the_other_one(tmp_path, data_dir):
+    """The assignment's standardised pixels by default; the check trains the SGD arms on [0, 1] pixels too."""
+    (x, _), _ = arms.load_data(_runtime(data_dir), optim.Config(**TINY), "unit")
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    (x, _), _ = arms.load_data(_runtime(data_dir), optim.Config(**TINY))
+    assert float(x.min()) == pytest.approx(-0.1307 / 0.3081)
+    config = optim.Config(**{**TINY, "scaling_check": True})
+    main, _, check = optim.jobs(config)
+    assert {j.input_scaling for j in main} == {"standardise"} and {j.input_scaling for j in check} == {"unit"}
+    assert [j.optimizer for j in check] == ["sgd", "sgd"] and all(j.name.endswith("-unit-s0") for j in check)
+    assert "input_scaling" not in main[0].spec() and check[0].spec()["input_scaling"] == "unit"
+    summary = optim.run(config, tmp_path, _runtime(data_dir))
+    block = summary["scaling"]
+    assert block["default"] == "standardise" and block["other"] == "unit" and len(block["runs"]) == 2
+    assert sorted(a["input_scaling"] for a in block["arms"]) == ["standardise"] * 2 + ["unit"] * 2
+    assert all(a["outcome"] in ("learns", "learns slowly", "stuck", "diverged") for a in block["arms"])
+    assert len(list((tmp_path / "runs").glob("*-unit-*.json"))) == 2
 
 
 def test_cli_rejects_unknown_arm(tmp_path, capsys):

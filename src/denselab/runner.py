@@ -69,7 +69,7 @@ TINY: dict[str, dict[str, Any]] = {
                   probe_images=200),
     "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,)),
     "optim": dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
-                  probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False),
+                  probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False, scaling_check=False),
     "dropout": dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,
                     batch_size=100, seeds=1),
 }

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from denselab.config import Runtime
-from denselab.data.mnist import load_mnist, normalize
+from denselab.data.mnist import MEAN, STD, load_mnist, normalize
 from denselab.errors import DenselabError
 from denselab.io import finite, json_roundtrip, read_json, write_json
 from denselab.models.mlp import build_mlp, layer_outputs, linear_layers
@@ -112,11 +112,18 @@ def check_subsets(config: Any) -> None:
 
 # --------------------------------------------------------------------------------------------------- data
 
-def load_data(runtime: Runtime, config: ArmConfig) -> Data:
-    """MNIST as normalised float tensors on `runtime.device`: ((x_train, y_train), (x_test, y_test)).
+# Pixel scalings a study may use: "standardise" = [0, 1] then (x - 0.1307) / 0.3081, the assignment's
+# `Normalize((0.1307,), (0.3081,))`; "unit" = [0, 1] only.
+SCALINGS = {"standardise": (MEAN, STD), "unit": (0.0, 1.0)}
+
+
+def load_data(runtime: Runtime, config: ArmConfig, scaling: str = "standardise") -> Data:
+    """MNIST as normalised float tensors on `runtime.device`: ((x_train, y_train), (x_test, y_test)), pixels
+    scaled as `SCALINGS[scaling]` says.
 
     A subset (`train_subset`, `test_subset`) is a random choice of images seeded by `config.seed`: the same
     for every arm and every run seed of a study."""
+    mean, std = SCALINGS[scaling]
     mnist = load_mnist(Path(runtime.data_dir) / "mnist")
     gen = torch.Generator().manual_seed(config.seed)
 
@@ -124,7 +131,7 @@ def load_data(runtime: Runtime, config: ArmConfig) -> Data:
         if n is not None and 0 < n < len(images):
             idx = torch.randperm(len(images), generator=gen)[:n].sort().values
             images, labels = images[idx], labels[idx]
-        return normalize(images).to(runtime.device), labels.to(runtime.device)
+        return normalize(images, mean, std).to(runtime.device), labels.to(runtime.device)
 
     return (pick(mnist.train_images, mnist.train_labels, config.train_subset),
             pick(mnist.test_images, mnist.test_labels, config.test_subset))
@@ -194,6 +201,7 @@ class Job:
     eval_train: bool  # re-measure the training curves in eval mode after every epoch
     probe_size: int
     trace_steps: int
+    input_scaling: str = "standardise"  # a key of SCALINGS
 
     @property
     def name(self) -> str:
@@ -204,23 +212,30 @@ class Job:
         parts += [self.activation, self.init]
         if self.dropout:
             parts.append("dropout")
+        if self.input_scaling != "standardise":
+            parts.append(self.input_scaling)
         parts.append(f"s{self.seed}")
         return "-".join(parts)
 
     def spec(self) -> dict[str, Any]:
-        """The job as it is stored in (and read back from) its run file."""
-        return json_roundtrip(dataclasses.asdict(self))
+        """The job as it is stored in (and read back from) its run file; the default scaling is left out, so run
+        files written before the field existed are still reused."""
+        spec = dataclasses.asdict(self)
+        if spec["input_scaling"] == "standardise":
+            del spec["input_scaling"]
+        return json_roundtrip(spec)
 
 
 def make_job(config: ArmConfig, study: str, arm: str, seed: int, *, optimizer: str, lr: float | None = None,
-             dropout: float | tuple[float, ...] = 0.0, init_std: float = 0.01, eval_train: bool = False) -> Job:
+             dropout: float | tuple[float, ...] = 0.0, init_std: float = 0.01, eval_train: bool = False,
+             input_scaling: str = "standardise") -> Job:
     """A job of `study` at `seed` with the shared settings (widths, epochs, batch, subsets, probes) of `config`."""
     activation, init = arm.split("-")
     return Job(study=study, arm=arm, activation=activation, init=init, init_std=init_std,
                widths=tuple(widths(config)), dropout=dropout, optimizer=optimizer, lr=lr, epochs=config.epochs,
                batch_size=config.batch_size, train_subset=config.train_subset, test_subset=config.test_subset,
                data_seed=config.seed, seed=seed, eval_train=eval_train, probe_size=config.probe_size,
-               trace_steps=config.trace_steps)
+               trace_steps=config.trace_steps, input_scaling=input_scaling)
 
 
 def build_model(job: Job) -> nn.Sequential:

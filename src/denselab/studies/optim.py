@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from denselab.config import Runtime
 from denselab.errors import DenselabError
@@ -29,9 +29,9 @@ from denselab.studies import arms
 
 ARMS = ("sigmoid-normal", "sigmoid-xavier", "relu-normal", "relu-xavier", "relu-he")
 OPTIMIZERS = ("sgd", "adam")
-# The trend the lectures show (our expectation before measuring): with a tiny N(0, 0.01²) init the signal and
-# the gradients vanish through 5 layers, so plain SGD stays at chance; Xavier (sigmoid) and Xavier/He (ReLU)
-# keep them alive, so the net learns; Adam's per-weight step size rescues every arm.
+# What the variance argument predicts before measuring (Glorot & Bengio 2010; He et al. 2015): with a tiny
+# N(0, 0.01²) init the signal and the gradients vanish through 5 layers, so plain SGD stays at chance; Xavier
+# (sigmoid) and Xavier/He (ReLU) keep them alive, so the net learns; Adam's per-weight step size rescues every arm.
 EXPECTED = {("sgd", "sigmoid-normal"): "stuck", ("sgd", "relu-normal"): "stuck"}  # every other pair: "learns"
 CHANCE_ACCURACY = 0.2  # below this final test accuracy an arm counts as stuck (chance is 0.1)
 LEARNED_ACCURACY = 0.9  # at or above it an arm counts as having learned; in between, learning slowly
@@ -56,7 +56,11 @@ class Config(arms.ArmConfig):
     sweep_lrs: tuple[float, ...] = (0.01, 0.1)
     """SGD learning rates of the sweep (the main runs supply --sgd-lr)."""
     sweep_seeds: int = 1
-    """Seeds per sweep run (seed..seed+sweep_seeds-1)."""
+    """Seeds per sweep and scaling-check run (seed..seed+sweep_seeds-1)."""
+    input_scaling: Literal["standardise", "unit"] = "standardise"
+    """Pixels of every run: standardise = [0, 1] then (x - 0.1307) / 0.3081 (the assignment's Normalize); unit = [0, 1]."""
+    scaling_check: bool = True
+    """Beyond the assignment: also train the arms under SGD at --sgd-lr with the other --input-scaling."""
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -74,10 +78,18 @@ def validate(config: Config) -> None:
         raise DenselabError("learning rates must be positive")
 
 
-def jobs(config: Config) -> tuple[list[arms.Job], list[arms.Job]]:
-    """(main jobs, sweep jobs). Main: every arm x optimiser x seed; sweep: every arm under SGD at each sweep lr."""
-    def job(arm: str, optimizer: str, lr: float | None, seed: int) -> arms.Job:
-        return arms.make_job(config, "optim", arm, seed, optimizer=optimizer, lr=lr, init_std=config.init_std)
+def other_scaling(config: Config) -> str:
+    """The input scaling the scaling check uses: the one the main runs do not."""
+    return next(s for s in arms.SCALINGS if s != config.input_scaling)
+
+
+def jobs(config: Config) -> tuple[list[arms.Job], list[arms.Job], list[arms.Job]]:
+    """(main jobs, sweep jobs, scaling-check jobs). Main: every arm x optimiser x seed; sweep: every arm under SGD
+    at each sweep lr; scaling check: every arm under SGD at --sgd-lr with the other input scaling. The sweep and
+    the check run --sweep-seeds seeds."""
+    def job(arm: str, optimizer: str, lr: float | None, seed: int, scaling: str = config.input_scaling) -> arms.Job:
+        return arms.make_job(config, "optim", arm, seed, optimizer=optimizer, lr=lr, init_std=config.init_std,
+                             input_scaling=scaling)
 
     main = [job(arm, opt, config.sgd_lr if opt == "sgd" else None, s)
             for opt in config.optimizers for arm in config.arms for s in arms.run_seeds(config)]
@@ -86,7 +98,10 @@ def jobs(config: Config) -> tuple[list[arms.Job], list[arms.Job]]:
         lrs = [lr for lr in config.sweep_lrs if lr != config.sgd_lr]
         sweep = [job(arm, "sgd", lr, s) for lr in lrs for arm in config.arms
                  for s in range(config.seed, config.seed + config.sweep_seeds)]
-    return main, sweep
+    check = [job(arm, "sgd", config.sgd_lr, s, other_scaling(config)) for arm in config.arms
+             for s in range(config.seed, config.seed + config.sweep_seeds)] \
+        if config.scaling_check and "sgd" in config.optimizers else []
+    return main, sweep, check
 
 
 RUN_KEYS = ("optimizer", "lr", "activation", "init", "seed")
@@ -100,12 +115,18 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     validate(config)
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    main, sweep = jobs(config)
-    done = arms.run_jobs(main + sweep, out_dir / "runs", lambda: arms.load_data(runtime, config), runtime)
+    main, sweep, check = jobs(config)
+    done = arms.run_jobs(main + sweep, out_dir / "runs",
+                         lambda: arms.load_data(runtime, config, config.input_scaling), runtime)
+    # the scaling check needs the other pixels: its own data, loaded only if one of its jobs trains
+    done_check = arms.run_jobs(check, out_dir / "runs",
+                               lambda: arms.load_data(runtime, config, other_scaling(config)), runtime)
     runs = [arms.run_entry(j, RUN_KEYS) for j in done[:len(main)]]
     sweep_runs = [arms.run_entry(j, RUN_KEYS) for j in done[len(main):]]
-    summary = summarise(config, runs, sweep_runs)
-    summary["train_seconds"] = sum(r["train_seconds"] for r in runs + sweep_runs)
+    check_runs = [arms.run_entry(j, RUN_KEYS) for j in done_check]
+    summary = summarise(config, runs, sweep_runs, check_runs)
+    done += done_check
+    summary["train_seconds"] = sum(r["train_seconds"] for r in runs + sweep_runs + check_runs)
     summary["reused_runs"] = sum(j["reused"] for j in done)
     figures = optim_figures(summary, out_dir / "figures")
     summary["figures"] = [str(p.relative_to(out_dir)) for p in figures]
@@ -173,10 +194,15 @@ def _group(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-def summarise(config: Config, runs: list[dict[str, Any]], sweep_runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """summary.json: the CONTRACT's `runs`, per-arm numbers and the lr sweep."""
+def summarise(config: Config, runs: list[dict[str, Any]], sweep_runs: list[dict[str, Any]],
+              check_runs: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """summary.json: the CONTRACT's `runs`, per-arm numbers, the lr sweep and the input-scaling check."""
     arm_rows = [arm_summary(g, config.init_std) for g in _group(runs)]
     sweep_rows = [arm_summary(g, config.init_std) for g in _group(sweep_runs)]
+    other = other_scaling(config)
+    check_rows = [{**arm_summary(g, config.init_std), "input_scaling": other} for g in _group(list(check_runs))]
+    sgd_rows = [{**a, "input_scaling": config.input_scaling} for a in arm_rows
+                if a["optimizer"] == "sgd" and a["lr"] == config.sgd_lr]
     r0 = runs[0]
     return {
         "study": "optim",
@@ -186,6 +212,10 @@ def summarise(config: Config, runs: list[dict[str, Any]], sweep_runs: list[dict[
                      "lrs": sorted({r["lr"] for r in sweep_runs} | ({config.sgd_lr} if "sgd" in config.optimizers
                                                                     else set())),
                      "runs": sweep_runs, "arms": sweep_rows},
+        # beyond the assignment: the SGD arms under both pixel scalings (the main runs' rows, then the check's)
+        "scaling": {"enabled": bool(check_runs), "beyond_assignment": True, "default": config.input_scaling,
+                    "other": other, "runs": list(check_runs), "arms": sgd_rows + check_rows if check_rows else []},
+        "input_scaling": config.input_scaling,
         "thresholds": {"stuck_below_test_accuracy": CHANCE_ACCURACY, "learns_from_test_accuracy": LEARNED_ACCURACY},
         "epochs": config.epochs, "batch_size": config.batch_size, "sgd_lr": config.sgd_lr,
         "init_std": config.init_std,
