@@ -32,7 +32,7 @@ METHODS = {"mnist": mnist_text, "denoise": denoise_text, "optim": optim_text, "d
 
 # every study's quick preset cut down to seconds (the runner's one table), with the optim sweep on: the real code
 # paths and files, tiny data
-TINY_RUN = {**TINY, "optim": {**TINY["optim"], "lr_sweep": True, "sweep_lrs": (0.1,)},
+TINY_RUN = {**TINY, "optim": {**TINY["optim"], "lr_sweep": True, "sweep_lrs": (0.1,), "scaling_check": True},
             "mnist": {**TINY["mnist"], "tsne_iterations": 250}}
 
 
@@ -383,6 +383,17 @@ def test_optim_answer_uses_the_study_verdicts() -> None:
     assert "stuck near chance: sigmoid + N(0, 0.01²) 95.0 %" in out  # the study said stuck: the report repeats it
     assert "1 of 2 arms behave as expected" in out and "learning rate's doing" in out
     assert "g ≈ 0.0032 per layer" in out  # 512 · 0.01² / 16
+
+
+def test_scaling_answer_says_which_verdict_depends_on_it() -> None:
+    def arm(init, scaling, outcome):
+        return {"optimizer": "sgd", "lr": 1.0, "activation": "relu", "init": init, "input_scaling": scaling,
+                "outcome": outcome, "final_test_accuracy": {"mean": 0.6}}
+    out = optim_text.scaling({"scaling": {"default": "standardise", "arms": [
+        arm("xavier", "standardise", "diverged"), arm("xavier", "unit", "learns slowly"),
+        arm("he", "standardise", "diverged"), arm("he", "unit", "diverged")]}})
+    assert "standardised pixels: diverged (non-finite loss); pixels in [0, 1]: learns slowly (60.0 %)" in out
+    assert "The verdict of ReLU + Xavier depends on that choice" in out and "verdict of ReLU + He holds under both" in out
 
 
 def test_dropout_answer_uses_the_study_verdicts() -> None:

@@ -40,6 +40,13 @@ table(["optimizer", "lr", "arm", "seeds", "verdict (the study's)", "final test a
         pct((a.get("final_test_accuracy") or {}).get("mean")), a.get("diverged_seeds"), a.get("expected")]
        for a in optim.get("arms") or []])'''
 
+SCALING_TABLE = '''\
+optim = load("optim")
+table(["arm", "pixels", "seeds", "verdict (the study's)", "final test accuracy", "diverged seeds"],
+      [[f'{a.get("activation")} + {a.get("init")}', a.get("input_scaling"), len(a.get("seeds") or []),
+        a.get("outcome"), pct((a.get("final_test_accuracy") or {}).get("mean")), a.get("diverged_seeds")]
+       for a in sorted(optim["scaling"]["arms"], key=lambda a: (a.get("activation"), a.get("init")))])'''
+
 
 def cells(study: Study) -> list[Cell]:
     out = opening(study, TITLE, text.INIT_FORMULAS, text.method, text.DESCRIBED)
@@ -60,7 +67,7 @@ def cells(study: Study) -> list[Cell]:
     if (s.get("lr_sweep") or {}).get("arms"):
         out += [heading("", "Beyond the assignment: the same arms under SGD at other learning rates", level=3),
                 *figures(study, ["optim_lr_sweep"], CAPTIONS), explain(text.sweep, s, label="")]
-    if s.get("scaling"):
+    if (s.get("scaling") or {}).get("arms"):
         out += [heading("", "Beyond the assignment: the SGD arms under both input scalings", level=3),
-                *figures(study, ["optim_scaling"], CAPTIONS), explain(text.scaling, s, label="")]
+                *figures(study, ["optim_scaling"], CAPTIONS), code(SCALING_TABLE), explain(text.scaling, s, label="")]
     return out + other_figures(study, CAPTIONS)

@@ -47,7 +47,7 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
                    if cfg.get("train_subset") else "all 60 000 training images")
     test_words = f"a fixed random {num(test)} test images" if cfg.get("test_subset") else "all 10 000 test images"
     scaling = cfg.get("input_scaling")
-    pixels = ("pixels in [0, 1]" if scaling in ("unit", "unit_interval", "01", "[0, 1]") else
+    pixels = ("pixels in [0, 1]" if scaling == "unit" else
               "pixels scaled to [0, 1] and standardised with the MNIST training set's mean 0.1307 and standard "
               "deviation 0.3081 (the assignment's `Normalize((0.1307,), (0.3081,))`)")
     seeds = cfg.get("seeds", 1)
@@ -66,6 +66,13 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
                 f"{num(cfg.get('sweep_lrs'))} ({plural(cfg.get('sweep_seeds'), 'seed')}).")
     else:
         out += " No learning-rate sweep was run."
+    if cfg.get("scaling_check") and "sgd" in (cfg.get("optimizers") or []):
+        other = "pixels in [0, 1]" if scaling not in ("unit",) else "standardised pixels"
+        out += (f" Also beyond the assignment, every arm is trained under plain SGD at learning rate "
+                f"{num(cfg.get('sgd_lr'))} with {other} ({plural(cfg.get('sweep_seeds'), 'seed')}), to see which "
+                f"verdict depends on the input scaling, which the assignment leaves open.")
+    else:
+        out += " The input-scaling check was not run."
     return out
 
 
@@ -333,5 +340,6 @@ def scaling(summary: Mapping[str, Any]) -> str:
                + (f"The verdict of {names(depends)} depends on that choice: it is a statement about lr "
                   f"{num(rows[0].get('lr'))} *with this input scale*, not about the initialisation alone. "
                   if depends else "No verdict changes with the scaling. ")
-               + (f"The verdicts of {names(holds)} hold under both." if holds else ""))
+               + (f"The verdict{'s' if len(holds) > 1 else ''} of {names(holds)} "
+                  f"hold{'' if len(holds) > 1 else 's'} under both." if holds else ""))
     return "\n".join(out)
