@@ -62,13 +62,14 @@ def summary(root: Path, study: str) -> dict:
 
 def listed_media(root: Path) -> tuple[int, int]:
     """(figures, clips) the studies list in their summaries: what the report must show, each once."""
-    figs = sum(len(summary(root, s).get("figures") or []) for s in ("mnist", "denoise", "optim", "dropout"))
+    figs = {(s, str(p)) for s in ("mnist", "denoise", "optim", "dropout") for p in summary(root, s).get("figures") or []}
     d = summary(root, "denoise")
-    tests = [t for t in d.get("tests") or []]
-    figs += sum(bool(t.get("figure")) for t in tests)
-    clips = len(d.get("validation_audio") or {}) + sum(bool(t.get("output")) + 1 for t in tests)
-    clips += len(d.get("audio") or [])
-    return figs, clips
+    if isinstance(d.get("figures"), dict):
+        figs = {f for f in figs if f[0] != "denoise"} | {("denoise", p) for p in d["figures"].values()}
+    figs |= {("denoise", t["figure"]) for t in d.get("tests") or [] if t.get("figure")}
+    clips = {t[k] for t in d.get("tests") or [] for k in ("noisy", "output") if t.get(k)}
+    clips |= set((d.get("validation_audio") or {}).values()) | set((d.get("audio") or {}).values())
+    return len(figs), len(clips)
 
 
 def count_media(html: str) -> tuple[int, int]:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from denselab.report import denoise_text as text
-from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, md, opening,
+from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figure_map, figures, heading, md,
+                                   opening,
                                    other_figures, players, read_json, rel)
 
 TITLE = "Problem 2 — Speech denoising using deep learning"
@@ -76,9 +77,18 @@ def _test_items(study: Study) -> list[dict[str, Any]]:
     return [t for t in (study.summary or {}).get("tests") or [] if isinstance(t, dict)]
 
 
+def _shown_clips(study: Study) -> set[str]:
+    """The clips the test and validation sections play (paths relative to the results folder)."""
+    s = study.summary or {}
+    paths = [str(t[k]) for t in _test_items(study) for k in ("noisy", "output", "input") if t.get(k)]
+    paths += [str(p) for p in (s.get("validation_audio") or {}).values() if p]
+    return {rel(study, p) for p in paths}
+
+
 def _audio_listing(study: Study) -> list[tuple[str, str]]:
-    """The clips the study lists under `audio` ({label: path} or [{"path", "label"}] or [path]) that no other
-    key already shows: e.g. the reconstructions under the assignment's own names."""
+    """The clips the study lists under `audio` ({label: path} or [{"path", "label"}] or [path]) that the test
+    and validation sections do not already play: e.g. the reconstructions under the assignment's own names and
+    the other variant's."""
     listed = (study.summary or {}).get("audio")
     if isinstance(listed, dict):
         items = [(str(v), str(k)) for k, v in listed.items() if isinstance(v, str)]
@@ -87,7 +97,9 @@ def _audio_listing(study: Study) -> list[tuple[str, str]]:
                  else (str(a), Path(str(a)).name) for a in listed]
     else:
         items = []
-    return [(rel(study, p), label.replace("_", " ")) for p, label in items if p and p != "None"]
+    shown = _shown_clips(study)
+    return [(rel(study, p), label.replace("_", " ")) for p, label in items
+            if p and p != "None" and rel(study, p) not in shown]
 
 
 def _tests(study: Study) -> list[Cell]:
@@ -97,7 +109,7 @@ def _tests(study: Study) -> list[Cell]:
         out.append(md(f"**{name}**"))
         if t.get("figure"):
             path = rel(study, str(t["figure"]))
-            study.shown.add(Path(path).stem)
+            study.shown.update(k for k, p in figure_map(study).items() if p == path)
             out.append(code(f"figure({path!r}, {f'{name}: spectrograms of the noisy input and the network output'!r})"))
         clips = [(rel(study, str(t[k])), f"{name} — {label}") for k, label in
                  (("noisy", "noisy input"), ("output", "denoised by the network")) if t.get(k)]

@@ -26,7 +26,8 @@ $$\mathrm{SNR}(s, \hat s) = 10 \log_{10} \frac{\sum_t s_t^2}{\sum_t (s_t - \hat 
 # config fields the recipe paragraph below puts in words; any other field is listed after it with its meaning
 DESCRIBED = {"seed", "model_type", "hidden", "epochs", "frames_per_epoch", "batch_size",
              "lr", "patience", "validation_fraction", "heldout_fraction", "remix_fraction", "snr_low_db",
-             "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features"}
+             "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features",
+             "loss", "pitch_factors", "formant_factors"}
 
 
 def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
@@ -38,9 +39,9 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
                else f"only {VARIANT_WORDS.get(kind, kind)} is trained")
     val = cfg.get("validation_fraction")
     held = cfg.get("heldout_fraction")
-    split = (f"The training pair is cut in time into three contiguous parts: training, validation (the next "
-             f"{pct(val, 0)}, used for early stopping and the choice of variant) and a held-out test part (the "
-             f"last {pct(held, 0)}, used once at the end)" if finite(held) and held > 0 else
+    split = (f"The training pair is cut in time into three contiguous parts: a held-out test part (the first "
+             f"{pct(held, 0)}, never trained on and scored once at the end), training, and validation (the last "
+             f"{pct(val, 0)}, used for early stopping and the choice of variant)" if finite(held) and held > 0 else
              f"The last {pct(val, 0)} of the training pair (contiguous in time) is held out for validation, used "
              f"for early stopping and the choice of variant; the rest trains")
     remix = cfg.get("remix_fraction") or 0.0
@@ -56,6 +57,12 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
     drop = cfg.get("dropout") or 0
     ema = cfg.get("ema_decay") or 0
     feats = cfg.get("features", "log")
+    pitches = [f for f in cfg.get("pitch_factors") or [] if f != 1]
+    voices = (f" Voice copies: the clean speech pitch-shifted by × {num(pitches)} with its spectral envelope "
+              f"scaled by × {num(cfg.get('formant_factors'))} join the speech that remixing draws from."
+              if pitches else "")
+    loss = ("the mean over frames of log10 of each frame's error energy (a segmental SNR: quiet and loud frames "
+            "weigh alike) of the magnitude" if cfg.get("loss") == "seglog" else "the squared error of the magnitude")
     ema_text = f"Validation uses an exponential moving average of the weights (decay {num(ema)} per step). " if ema else ""
     widths = " \\to ".join(str(h) for h in hidden)
     out = [f"""*Recipe (from `config.json`).* The net is $513 \\to {widths} \\to 513$
@@ -63,10 +70,10 @@ with ReLU hidden layers{f', dropout {num(drop)} on every hidden layer input' if 
 The `magnitude` variant's input is {'|X| scaled to unit mean' if feats == 'linear' else 'the standardised log(|X| + ε)'};
 the mask always sees the log-magnitude. Every recording is scaled to a fixed RMS before the STFT and back
 afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} training frames in mini-batches of
-{num(cfg.get('batch_size'))}: {remix_text}. {speed_text}.
+{num(cfg.get('batch_size'))}: {remix_text}. {speed_text}.{voices}
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
-{num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) minimises the squared error
-of the magnitude (the mask against the phase-sensitive target |S| cos(∠S − ∠X), whose error equals the complex
+{num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) minimises {loss}
+(the mask against the phase-sensitive target |S| cos(∠S − ∠X), whose error equals the complex
 error of the reconstruction). {ema_text}Early
 stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR and keeps the
 best weights. Seed {cfg.get('seed', 0)}."""]
