@@ -15,7 +15,8 @@ import numpy as np
 from denselab.io import save_figure
 
 METHODS = {"tsne": "t-SNE", "pca": "PCA"}
-TARGET_ACCURACY = 0.985
+TARGET_ACCURACY = 0.985  # our own target; the assignment asks for more than ASSIGNMENT_ACCURACY
+ASSIGNMENT_ACCURACY = 0.98
 
 
 def class_means(points: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -49,7 +50,9 @@ def plot_curves(curves: dict, path: Path) -> Path:
     ax_l.set(xlabel="epoch", ylabel="loss (nats per image)", title="Loss")
     ax_a.plot(epochs, 100 * np.asarray(curves["train_accuracy"], dtype=float), "o-", label="train (while training)")
     ax_a.plot(epochs, 100 * np.asarray(curves["test_accuracy"], dtype=float), "s-", label="test")
-    ax_a.axhline(100 * TARGET_ACCURACY, color="gray", ls="--", lw=1, label=f"target {100 * TARGET_ACCURACY:.1f} %")
+    ax_a.axhline(100 * ASSIGNMENT_ACCURACY, color="black", ls=":", lw=1,
+                 label=f"assignment's bar {100 * ASSIGNMENT_ACCURACY:.0f} %")
+    ax_a.axhline(100 * TARGET_ACCURACY, color="gray", ls="--", lw=1, label=f"our target {100 * TARGET_ACCURACY:.1f} %")
     final = curves["test_accuracy"][-1] if curves["test_accuracy"] else None
     if final is not None:
         ax_a.annotate(f"test {100 * final:.2f} %", (epochs[-1], 100 * final), textcoords="offset points",
