@@ -151,7 +151,7 @@ def pretty(key: str) -> str:
 def not_run(study: Study) -> list[Cell]:
     why = study.problem or (f"`{study.name}/` holds no `summary.json`" if study.dir.is_dir()
                             else f"there is no `{study.name}/` folder")
-    return [md(f"> **Not run.** {why} in this results folder, so this section has nothing to show. Run "
+    return [md(f"> **Not run.** {why[0].upper() + why[1:]} in this results folder, so this section has nothing to show. Run "
                f"`denselab {COMMANDS[study.name]} --out {study.dir}` (or `denselab all --out {study.root}`, which "
                f"skips finished studies), then `denselab report {study.root}`.")]
 

@@ -307,10 +307,12 @@ def all_layers(summary: Mapping[str, Any]) -> str:
     if "softmax" in names_ and "output" in names_:
         z, sm = names_.index("output"), names_.index("softmax")
         why += (f" The last layer, as logits (`output`) and as softmax probabilities (`softmax`): t-SNE "
-                   f"{pct(t[z])} → {pct(t[sm])}, PCA {pct(p[z])} → {pct(p[sm])}. The softmax squashes every "
-                   f"confident image towards one corner of the probability simplex (probability ≈ 1 for one "
-                   f"class), so its map shows the classes as tight groups with the uncertain images between them; "
-                f"the logits keep how far past the decision boundary an image lies.")
+                f"{pct(t[z])} → {pct(t[sm])}, PCA {pct(p[z])} → {pct(p[sm])}. The softmax keeps the order of the "
+                f"logits but squashes a confident image towards one corner of the probability simplex "
+                f"(probability ≈ 1 for its class)")
+        why += (", which pulls the classes apart along straight directions: the PCA score rises."
+                if finite(p[z]) and finite(p[sm]) and p[sm] > p[z] + 0.02 else
+                "; here that changes the linear separability little.")
     else:
         why += " The last layer is shown as its logits; this run's summary has no map of the softmax probabilities."
     return "\n".join(out + [why])
