@@ -95,7 +95,7 @@ def code(source: str) -> Cell:
 
 def heading(number: str, title: str, level: int = 2, question: str | None = None) -> Cell:
     """'## 1.4 Title' with the assignment's words quoted below it."""
-    body = f"{'#' * level} {number} {title}".strip()
+    body = f"{'#' * level} {' '.join(w for w in (number, title) if w)}"
     return md(body + (f"\n\n{fmt.quote(question)}" if question else ""))
 
 
@@ -106,7 +106,9 @@ def explain(build: Callable[..., str], *args: Any, label: str = "What the number
     except Exception as e:  # noqa: BLE001 - an unexpected summary layout must not cost the whole report
         print(f"denselab report: warning: {build.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr)
         body = f"*The explanation could not be written from this summary ({type(e).__name__}: {e}).*"
-    sep = "\n\n" if body.lstrip().startswith("- ") else " "
+    body = body.strip()
+    body = body[:1].upper() + body[1:]
+    sep = "\n\n" if body.startswith("- ") else " "
     return md(f"**{label}**{sep}{body}" if label else body)
 
 

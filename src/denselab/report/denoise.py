@@ -98,8 +98,22 @@ def _audio_listing(study: Study) -> list[tuple[str, str]]:
     else:
         items = []
     shown = _shown_clips(study)
-    return [(rel(study, p), label.replace("_", " ")) for p, label in items
+    return [(rel(study, p), _clip_label(study, label)) for p, label in items
             if p and p != "None" and rel(study, p) not in shown]
+
+
+CLIP_LABELS = {"assignment_output": "denoised, under the assignment's file name",
+               "output_mask": "the mask variant's output", "output_magnitude": "the literal regression's output"}
+
+
+def _clip_label(study: Study, key: str) -> str:
+    """'test_x_01_output_magnitude' -> "test_x_01.wav — the literal regression's output"."""
+    for t in _test_items(study):
+        stem = Path(str(t.get("input") or "")).stem
+        if stem and key.startswith(stem + "_"):
+            rest = key[len(stem) + 1:]
+            return f"{stem}.wav — {CLIP_LABELS.get(rest, rest.replace('_', ' '))}"
+    return key.replace("_", " ")
 
 
 def _tests(study: Study) -> list[Cell]:
