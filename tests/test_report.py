@@ -321,7 +321,7 @@ def test_missing_studies_and_keys_get_notes(tmp_path: Path) -> None:
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     text = markdown_of(nb)
     assert text.count("**Not run.**") == 2
-    assert "holds no `summary.json`" in text and "there is no `dropout/` folder" in text
+    assert "`optim/` holds no `summary.json`" in text and "There is no `dropout/` folder" in text
     assert "above the assignment's 98 % bar and meets our own 98.5 % target" in text
     assert "no separate held-out test part" in text and "meets our own 12.0 dB" in text
     assert "no `config.json`" in text
