@@ -83,6 +83,10 @@ class Config:
     """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
     speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17, 1.3, 1.45)
     """Speed-perturbed copies of the clean training speech for remixing (other pitches: voices never heard; 1 = none)."""
+    pitch_factors: tuple[float, ...] = ()
+    """Pitch shifts (x f0) of the clean training speech whose spectral envelope is moved only by each `formant_factors` value: other voices (1 = none)."""
+    formant_factors: tuple[float, ...] = (1.0,)
+    """Formant (vocal-tract length) factors combined with every pitch factor."""
     speed_share: float = 0.5
     """Share of remixed frames whose speech comes from the speed-perturbed copies."""
     dropout: float = 0.0
@@ -90,6 +94,10 @@ class Config:
     ema_decay: float = 0.99
     """Validate and keep an exponential moving average of the weights with this decay per step (0 = off)."""
     features: Literal["log", "linear"] = "linear"
+    context: int = 0
+    """Neighbouring STFT frames on each side the net sees besides the frame it denoises (0 = one frame, as assigned)."""
+    loss: Literal["mse", "seglog"] = "mse"
+    """Training loss: mse = squared error over all bins and frames; seglog = mean over frames of log10 of each frame's error energy (segmental SNR: quiet and loud frames weigh alike)."""
     """Input of the magnitude variant: standardised log(|X| + eps), or |X| itself scaled to unit mean (the mask always uses log)."""
 
 
@@ -123,7 +131,7 @@ class Split:
 
 
 def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, truncated: int = 0,
-               speed_factors: tuple[float, ...] = ()) -> Split:
+               speed_factors: tuple[float, ...] = (), voices: tuple[tuple[float, float], ...] = ()) -> Split:
     """Cut the pair at a hop boundary: the first (1 - fraction) trains, the last `fraction` validates.
 
     Each speed factor f adds a copy of the clean training speech played f times faster (pitch and formants
@@ -135,9 +143,35 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
     s, n = clean[:cut], noisy[:cut] - clean[:cut]
     S, N = spectrum(s).contiguous(), spectrum(n).contiguous()  # (T, 513)
     copies = [spectrum(resample(s, sr, int(round(sr / f)))) for f in speed_factors if f > 0 and f != 1.0]
+    copies += [voice_copy(s, sr, p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0)]
     return Split(S, torch.cat([S, *copies]), N, float(np.mean(np.square(s, dtype=np.float64))), float(np.mean(np.square(n, dtype=np.float64))),
                  float(np.mean(np.square(noisy[:cut], dtype=np.float64))),
                  (N.abs() ** 2).mean(0).numpy(), clean[cut:], noisy[cut:], sr, truncated)
+
+
+def log_envelope(mag: torch.Tensor, lifter: int = 30) -> torch.Tensor:
+    """Cepstrally smoothed log magnitude (frames, bins): the spectral envelope without the harmonics
+    (quefrencies below `lifter` samples: formant detail down to ~fs/lifter Hz, above any voice's f0)."""
+    n = 2 * (mag.shape[1] - 1)
+    cep = torch.fft.irfft(torch.log(mag + 1e-6), n=n)
+    cep[:, lifter:n - lifter + 1] = 0
+    return torch.fft.rfft(cep, n=n).real
+
+
+def voice_copy(s: np.ndarray, sr: int, pitch: float, formant: float) -> torch.Tensor:
+    """STFT frames of `s` as another voice: played `pitch` times faster (pitch and formants x pitch), then each
+    frame's envelope replaced by the original envelope stretched by `formant` (a real gain per bin: the phase
+    and the harmonics stay), and the power brought back to that of `s`."""
+    S = spectrum(resample(s, sr, int(round(sr / pitch))))
+    env = log_envelope(S.abs())
+    bins = torch.arange(S.shape[1], dtype=torch.float32) * pitch / formant  # where the target envelope reads
+    lo = bins.floor().long().clamp(max=S.shape[1] - 1)
+    hi = (lo + 1).clamp(max=S.shape[1] - 1)
+    w = (bins - lo).clamp(0, 1)
+    target = env[:, lo] * (1 - w) + env[:, hi] * w
+    out = S * torch.exp((target - env).clamp(-7, 7))
+    ref = float((spectrum(s).abs() ** 2).mean())
+    return out * math.sqrt(ref / max(float((out.abs() ** 2).mean()), 1e-30))
 
 
 def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,6 +191,14 @@ def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) ->
     b = torch.where(remix, REF_RMS / torch.sqrt((1 + snr) * split.noise_power), a)
     jitter = 10.0 ** ((2 * torch.rand(B, generator=gen) - 1) * cfg.level_jitter_db / 20.0)
     a, b = (a * jitter)[:, None].to(device), (b * jitter)[:, None].to(device)
+    c = cfg.context
+    if c:  # windows of 2c+1 frames, kept inside the recording or the perturbed copies they start in
+        off = torch.arange(-c, c + 1)
+        lo = torch.where(i_s >= T, T, 0)[:, None]
+        hi = torch.where(i_s >= T, len(split.speech_frames), T)[:, None] - 1
+        i_s = torch.minimum(torch.maximum(i_s[:, None] + off, lo), hi)
+        i_n = (i_n[:, None] + off).clamp(0, T - 1)
+        a, b = a[:, :, None], b[:, :, None]
     s = a * split.speech_frames[i_s.to(split.speech_frames.device)]
     x = s + b * split.noise_frames[i_n.to(split.noise_frames.device)]
     return x, s
@@ -173,17 +215,26 @@ def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarr
     return logx.mean(0).numpy(), std.numpy(), float(mag_s.mean()), mag_s.mean(0).numpy()
 
 
-def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse") -> torch.Tensor:
     """Squared error of |Ŝ| (mean over bins and frames), in units of REF_RMS-level power.
 
     mask: against |S|·cos(∠S − ∠X), so the loss is |S − Ŝ|² up to a constant (the complex error with the noisy
     phase, which is what the time-domain SNR sees); magnitude: against |S| (the assignment's regression)."""
+    est = estimate_magnitude(den, x.abs())
+    if x.dim() == 3:  # context windows: the loss is on the centre frame
+        x, s = x[:, x.shape[1] // 2], s[:, s.shape[1] // 2]
     mag = x.abs()
-    est = estimate_magnitude(den, mag)
     if den.variant == "mask":
         target = (s * x.conj()).real / mag.clamp_min(1e-12)
     else:
         target = s.abs()
+    if kind == "seglog":
+        # each frame's complex error energy (what the frame adds to the reconstruction's noise) over a floor
+        err = ((est - target) ** 2).sum(1)
+        if den.variant == "mask":
+            err = err + (s.abs() ** 2 - target ** 2).sum(1)  # the part orthogonal to the noisy phase
+        floor = 1e-3 * (s.abs() ** 2).sum(1).mean()
+        return torch.log10(err + floor).mean()
     return torch.mean((est - target) ** 2) / (den.mag_scale ** 2)
 
 
@@ -225,7 +276,8 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         gen = seed_everything(cfg.seed + 1000 * restarts)
         lr = cfg.lr / 2 ** restarts
         den = new_denoiser(variant, cfg.hidden, feat_mean, feat_std, mag_scale, split.sample_rate, bin_means,
-                           features=cfg.features if variant == "magnitude" else "log", dropout=cfg.dropout).to(device)
+                           features=cfg.features if variant == "magnitude" else "log", dropout=cfg.dropout,
+                           context=cfg.context).to(device)
         opt = make_optimizer("adam", den.net.parameters(), lr=lr)  # fused kernel where torch has one
         # validation (and the saved model) use an exponential moving average of the weights: steadier than
         # the last step's weights, whose validation SNR jumps by ~1 dB from epoch to epoch
@@ -244,7 +296,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
             total = torch.zeros((), device=device)
             for _ in range(steps):
                 x, s = remix_batch(on_device, cfg, gen, device)
-                loss = loss_fn(den, x, s)
+                loss = loss_fn(den, x, s, cfg.loss)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -345,7 +397,8 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     for t in test_paths:  # fail before training, not after
         load_wav(t)
     clean, noisy, sr, truncated = load_pair(clean_path, noisy_path)
-    split = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors)
+    split = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors,
+                       tuple((p, v) for p in config.pitch_factors for v in config.formant_factors))
 
     variants = VARIANTS if config.model_type == "auto" else (config.model_type,)
     results = {v: train_variant(v, split, config, runtime.device, runtime.quiet) for v in variants}

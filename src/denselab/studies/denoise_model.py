@@ -51,6 +51,7 @@ class Denoiser:
     eps: float = EPS
     features: str = "log"  # "log": standardised log(|X| + eps); "linear": |X| / mag_scale
     dropout: tuple[float, ...] = ()  # per weight layer (training only; kept so the saved layout reloads)
+    context: int = 0  # the net sees this many neighbouring frames on each side of the frame it denoises
 
     @property
     def device(self) -> torch.device:
@@ -65,13 +66,13 @@ class Denoiser:
 
 def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, feat_std: np.ndarray,
                  mag_scale: float, sample_rate: int, bin_means: np.ndarray | None = None,
-                 features: str = "log", dropout: float = 0.0) -> Denoiser:
+                 features: str = "log", dropout: float = 0.0, context: int = 0) -> Denoiser:
     """An untrained denoiser. `bin_means` (513,) = mean target |S| per bin: the magnitude variant starts
     from softplus(bias) = that mean, so it begins at a sensible output instead of near zero (collapse guard)."""
     if variant not in VARIANTS:
         raise DenselabError(f"unknown model type {variant!r} (choose from {', '.join(VARIANTS)})")
     n_bins = len(feat_mean)
-    widths = (n_bins, *map(int, hidden), n_bins)
+    widths = (n_bins * (2 * context + 1), *map(int, hidden), n_bins)
     # dropout (training only) on every hidden representation, never on the input features
     rates = [0.0] + [dropout] * (len(widths) - 2)
     net = build_mlp(widths, activation="relu", init="he", dropout=rates, output_activation=OUTPUT_ACTIVATION[variant])
@@ -83,7 +84,7 @@ def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, f
             last.weight.mul_(0.1)  # start near the per-bin mean, not at a random guess
     return Denoiser(net, variant, widths, torch.as_tensor(feat_mean, dtype=torch.float32),
                     torch.as_tensor(feat_std, dtype=torch.float32), float(mag_scale), int(sample_rate),
-                    features=features, dropout=tuple(rates))
+                    features=features, dropout=tuple(rates), context=context)
 
 
 def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
@@ -94,10 +95,24 @@ def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
     return (torch.log(mag + den.eps) - den.feat_mean) / den.feat_std
 
 
+def with_context(feat: torch.Tensor, context: int) -> torch.Tensor:
+    """(N, F) consecutive frames -> (N, (2c+1)·F): each frame with its c neighbours on each side (edges repeated)."""
+    if context == 0:
+        return feat
+    idx = (torch.arange(len(feat), device=feat.device)[:, None]
+           + torch.arange(-context, context + 1, device=feat.device)).clamp(0, len(feat) - 1)
+    return feat[idx].reshape(len(feat), -1)
+
+
 def estimate_magnitude(den: Denoiser, mag: torch.Tensor) -> torch.Tensor:
-    """|Ŝ| (N, 513) from noisy |X| (N, 513), both at REF_RMS level."""
-    out = den.net(net_input(mag, den))
-    return out * mag if den.variant == "mask" else out * den.mag_scale
+    """|Ŝ| (N, 513) from noisy |X|, both at REF_RMS level: `mag` is (N, 513) consecutive frames, or
+    (N, 2c+1, 513) windows of frames centred on the frames to denoise (training batches)."""
+    if mag.dim() == 3:
+        inp, centre = net_input(mag, den).reshape(len(mag), -1), mag[:, mag.shape[1] // 2]
+    else:
+        inp, centre = with_context(net_input(mag, den), den.context), mag
+    out = den.net(inp)
+    return out * centre if den.variant == "mask" else out * den.mag_scale
 
 
 def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
@@ -124,7 +139,7 @@ def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAME
     gain = signal_gain(y, den.ref_rms)
     if gain == 0.0:
         return np.zeros(n, dtype=np.float32)
-    pad = den.n_fft  # a multiple of hop: chunk frames stay on the whole-file frame grid
+    pad = den.n_fft + den.context * den.hop  # a multiple of hop: chunk frames stay on the whole-file grid
     chunk = max(1, chunk_frames) * den.hop
     z = torch.zeros(n + 2 * pad, device=den.device)
     z[pad:pad + n] = torch.from_numpy(np.asarray(y, dtype=np.float32)).to(den.device) * gain
@@ -175,6 +190,7 @@ def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = N
         "eps": den.eps,
         "features": den.features,
         "dropout": list(den.dropout),
+        "context": den.context,
         **(extra or {}),
     })
 
@@ -196,7 +212,7 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
                        ckpt["variant"], tuple(ckpt["widths"]), ckpt["feat_mean"].float(), ckpt["feat_std"].float(),
                        float(ckpt["mag_scale"]), int(ckpt["sample_rate"]), int(ckpt["n_fft"]), int(ckpt["hop"]),
                        float(ckpt["ref_rms"]), float(ckpt["eps"]), str(ckpt.get("features", "log")),
-                       tuple(ckpt.get("dropout") or ()))
+                       tuple(ckpt.get("dropout") or ()), int(ckpt.get("context", 0)))
         den.net.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise DenselabError(f"{path} is a damaged denselab model file ({type(e).__name__}); retrain it") from None
