@@ -23,7 +23,7 @@ for k, v in list(ov.items()):
     if isinstance(v, list): ov[k] = tuple(v)
 cfg = denoise.Config(seed=a.seed, **ov)
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
-split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors)
+split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors))
 t0 = time.time()
 res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
 secs = time.time() - t0
