@@ -20,7 +20,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from denselab import __version__
-from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, snr_db, spectrum
+from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, spectrum
+from denselab.data.speech_metrics import quality
 from denselab.errors import DenselabError
 from denselab.io import check_model_header, model_header, save_torch, save_wav
 from denselab.models.mlp import build_mlp
@@ -51,7 +52,6 @@ class Denoiser:
     eps: float = EPS
     features: str = "log"  # "log": standardised log(|X| + eps); "linear": |X| / mag_scale
     dropout: tuple[float, ...] = ()  # per weight layer (training only; kept so the saved layout reloads)
-    context: int = 0  # the net sees this many neighbouring frames on each side of the frame it denoises
 
     @property
     def device(self) -> torch.device:
@@ -66,13 +66,13 @@ class Denoiser:
 
 def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, feat_std: np.ndarray,
                  mag_scale: float, sample_rate: int, bin_means: np.ndarray | None = None,
-                 features: str = "log", dropout: float = 0.0, context: int = 0) -> Denoiser:
+                 features: str = "log", dropout: float = 0.0) -> Denoiser:
     """An untrained denoiser. `bin_means` (513,) = mean target |S| per bin: the magnitude variant starts
     from softplus(bias) = that mean, so it begins at a sensible output instead of near zero (collapse guard)."""
     if variant not in VARIANTS:
         raise DenselabError(f"unknown model type {variant!r} (choose from {', '.join(VARIANTS)})")
     n_bins = len(feat_mean)
-    widths = (n_bins * (2 * context + 1), *map(int, hidden), n_bins)
+    widths = (n_bins, *map(int, hidden), n_bins)
     # dropout (training only) on every hidden representation, never on the input features
     rates = [0.0] + [dropout] * (len(widths) - 2)
     net = build_mlp(widths, activation="relu", init="he", dropout=rates, output_activation=OUTPUT_ACTIVATION[variant])
@@ -84,7 +84,7 @@ def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, f
             last.weight.mul_(0.1)  # start near the per-bin mean, not at a random guess
     return Denoiser(net, variant, widths, torch.as_tensor(feat_mean, dtype=torch.float32),
                     torch.as_tensor(feat_std, dtype=torch.float32), float(mag_scale), int(sample_rate),
-                    features=features, dropout=tuple(rates), context=context)
+                    features=features, dropout=tuple(rates))
 
 
 def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
@@ -95,24 +95,10 @@ def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
     return (torch.log(mag + den.eps) - den.feat_mean) / den.feat_std
 
 
-def with_context(feat: torch.Tensor, context: int) -> torch.Tensor:
-    """(N, F) consecutive frames -> (N, (2c+1)·F): each frame with its c neighbours on each side (edges repeated)."""
-    if context == 0:
-        return feat
-    idx = (torch.arange(len(feat), device=feat.device)[:, None]
-           + torch.arange(-context, context + 1, device=feat.device)).clamp(0, len(feat) - 1)
-    return feat[idx].reshape(len(feat), -1)
-
-
 def estimate_magnitude(den: Denoiser, mag: torch.Tensor) -> torch.Tensor:
-    """|Ŝ| (N, 513) from noisy |X|, both at REF_RMS level: `mag` is (N, 513) consecutive frames, or
-    (N, 2c+1, 513) windows of frames centred on the frames to denoise (training batches)."""
-    if mag.dim() == 3:
-        inp, centre = net_input(mag, den).reshape(len(mag), -1), mag[:, mag.shape[1] // 2]
-    else:
-        inp, centre = with_context(net_input(mag, den), den.context), mag
-    out = den.net(inp)
-    return out * centre if den.variant == "mask" else out * den.mag_scale
+    """|Ŝ| (N, 513) from noisy |X| (N, 513), both at REF_RMS level."""
+    out = den.net(net_input(mag, den))
+    return out * mag if den.variant == "mask" else out * den.mag_scale
 
 
 def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
@@ -139,7 +125,7 @@ def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAME
     gain = signal_gain(y, den.ref_rms)
     if gain == 0.0:
         return np.zeros(n, dtype=np.float32)
-    pad = den.n_fft + den.context * den.hop  # a multiple of hop: chunk frames stay on the whole-file grid
+    pad = den.n_fft  # a multiple of hop: chunk frames stay on the whole-file frame grid
     chunk = max(1, chunk_frames) * den.hop
     z = torch.zeros(n + 2 * pad, device=den.device)
     z[pad:pad + n] = torch.from_numpy(np.asarray(y, dtype=np.float32)).to(den.device) * gain
@@ -190,7 +176,6 @@ def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = N
         "eps": den.eps,
         "features": den.features,
         "dropout": list(den.dropout),
-        "context": den.context,
         **(extra or {}),
     })
 
@@ -212,7 +197,7 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
                        ckpt["variant"], tuple(ckpt["widths"]), ckpt["feat_mean"].float(), ckpt["feat_std"].float(),
                        float(ckpt["mag_scale"]), int(ckpt["sample_rate"]), int(ckpt["n_fft"]), int(ckpt["hop"]),
                        float(ckpt["ref_rms"]), float(ckpt["eps"]), str(ckpt.get("features", "log")),
-                       tuple(ckpt.get("dropout") or ()), int(ckpt.get("context", 0)))
+                       tuple(ckpt.get("dropout") or ()))
         den.net.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise DenselabError(f"{path} is a damaged denselab model file ({type(e).__name__}); retrain it") from None
@@ -263,9 +248,12 @@ def apply_files(model_path: str, inputs: list[str], output: str | None = None, o
     return written
 
 
-def evaluate_files(model_path: str, noisy_path: str, clean_path: str, device: str = "cpu") -> dict[str, float]:
-    """{"snr_db", "input_snr_db", "gain_db"} of the model's denoising of `noisy_path` against `clean_path`."""
+def evaluate_files(model_path: str, noisy_path: str, clean_path: str, device: str = "cpu") -> dict[str, float | None]:
+    """SNR, SI-SDR, STOI and wideband PESQ (None without the package or at other rates than 16 kHz) of the
+    model's denoising of `noisy_path` against `clean_path`, with the noisy input's own values beside them."""
     den = load_denoiser(model_path, device)
     clean, noisy, sr, _ = load_pair(clean_path, noisy_path)
-    snr_in, snr_out = snr_db(clean, noisy), snr_db(clean, denoise_any_rate(den, noisy, sr))
-    return {"snr_db": snr_out, "input_snr_db": snr_in, "gain_db": snr_out - snr_in}
+    q_in, q_out = quality(clean, noisy, sr), quality(clean, denoise_any_rate(den, noisy, sr), sr)
+    return {"snr_db": q_out["snr_db"], "input_snr_db": q_in["snr_db"], "gain_db": q_out["snr_db"] - q_in["snr_db"],
+            "si_sdr_db": q_out["si_sdr_db"], "input_si_sdr_db": q_in["si_sdr_db"],
+            "stoi": q_out["stoi"], "input_stoi": q_in["stoi"], "pesq": q_out["pesq"], "input_pesq": q_in["pesq"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from denselab.data.audio import snr_db
 from denselab.data.speech_metrics import mix_at_snr, noise_excerpt, si_sdr_db, stoi
 from denselab.studies.denoise_model import new_denoiser
-from denselab.studies.denoise_unseen import speaker_of, unseen_check
+from denselab.studies.denoise_eval import speaker_of, unseen_check
 
 SR = 16000
 
@@ -87,3 +88,42 @@ def test_unseen_check_summary_shape(tmp_path: Path) -> None:
     assert [r["noise_offset"] for r in again["rows"]] == [r["noise_offset"] for r in u["rows"]]
     other = unseen_check(den, tmp_path, noise, seed=1, metrics=False)
     assert [r["noise_offset"] for r in other["rows"]] != [r["noise_offset"] for r in u["rows"]]
+
+
+def test_train_writes_the_unseen_check(tiny, tmp_path: Path, speech_dir: Path) -> None:
+    """`denoise train` scores the unseen folder with every variant; the kept one's result is summary["unseen"]."""
+    from denselab.studies import denoise
+
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    for name in ("spk1_snt1.wav", "spk2_snt1.wav"):
+        y, sr = sf.read(speech_dir / "unseen" / name, dtype="float32")
+        sf.write(folder / name, y[:sr], sr)  # one second each
+    from denselab.config import Runtime
+
+    runtime = Runtime(data_dir=str(speech_dir.parent), quiet=True)
+    summary = denoise.run(tiny("denoise", unseen=str(folder)), tmp_path / "out", runtime)
+    u = summary["unseen"]
+    assert u["files"] == ["spk1_snt1.wav", "spk2_snt1.wav"] and set(u["per_speaker"]) == {"spk1", "spk2"}
+    assert len(u["rows"]) == 6 and np.isfinite(u["mean"]["stoi"]) and u["passthrough"]["mean_snr_db"] is not None
+    assert u == {**summary["variants"][summary["model"]]["unseen"], "folder": u["folder"], "noise": u["noise"]}
+    assert all("unseen" in v for v in summary["variants"].values())
+
+
+def test_eval_on_a_folder_prints_the_check(tmp_path: Path, speech_dir: Path, capsys) -> None:
+    from denselab.cli import main
+    from denselab.studies.denoise_model import save_denoiser
+
+    torch.manual_seed(0)
+    model = save_denoiser(tmp_path / "model.pt", new_denoiser("mask", (16, 16), np.zeros(513), np.ones(513), 1.0, SR))
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    sf.write(folder / "a_1.wav", _voice(SR, 150, 0), SR)
+    sf.write(tmp_path / "noise.wav", 0.01 * np.random.default_rng(0).standard_normal(SR).astype(np.float32), SR)
+    assert main(["denoise", "eval", "--model", str(model), "--speech", str(folder), "--noise",
+                 str(tmp_path / "noise.wav"), "--snrs", "0", "10"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["per_snr"]) == {"0", "10"} and result["per_speaker"]["a"]["input_snr_db"] == pytest.approx(5.0, abs=1e-3)
+    assert main(["denoise", "eval", "--model", str(model), "--noisy", str(folder / "a_1.wav")]) == 2
+    assert "give both --noisy" in capsys.readouterr().err
+    assert main(["denoise", "eval", "--model", str(model), "--speech", str(tmp_path / "nothing")]) == 2
