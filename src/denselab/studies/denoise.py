@@ -79,9 +79,9 @@ class Config:
     """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
-    snr_low_db: float = -5.0
+    snr_low_db: float = 0.0
     """Lowest SNR of a remixed frame's recording (speech power / noise power over the training part)."""
-    snr_high_db: float = 13.0
+    snr_high_db: float = 20.0
     """Highest SNR of a remixed frame's recording."""
     level_jitter_db: float = 0.0
     """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
@@ -99,8 +99,8 @@ class Config:
     """Validate and keep an exponential moving average of the weights with this decay per step (0 = off)."""
     features: Literal["log", "linear"] = "linear"
     """Input of the magnitude variant: standardised log(|X| + eps), or |X| itself scaled to unit mean (the mask always uses log)."""
-    loss: Literal["mse", "seglog"] = "mse"
-    """Training loss: mse = squared error over all bins and frames; seglog = mean over frames of log10 of each frame's error energy (segmental SNR: quiet and loud frames weigh alike)."""
+    loss: Literal["mse", "seglog"] = "seglog"
+    """Training loss of the mask: mse = squared error over all bins and frames; seglog = mean over frames of log10 of each frame's error energy (segmental SNR: quiet and loud frames weigh alike). The magnitude variant always uses the assignment's MSE."""
     unseen: str | None = None
     """Folder of clean speech for the check on voices never heard, run after training [default: <data-dir>/speech/unseen when present; 'none' = skip]."""
 
@@ -193,10 +193,13 @@ def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarr
 
 
 def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse") -> torch.Tensor:
-    """Squared error of |Ŝ| (mean over bins and frames), in units of REF_RMS-level power.
+    """The training loss of a batch of frames (B, 513).
 
-    mask: against |S|·cos(∠S − ∠X), so the loss is |S − Ŝ|² up to a constant (the complex error with the noisy
-    phase, which is what the time-domain SNR sees); magnitude: against |S| (the assignment's regression)."""
+    Targets: mask: |S|·cos(∠S − ∠X), so the squared error is |S − Ŝ|² up to a constant (the complex error with
+    the noisy phase, which is what the time-domain SNR sees); magnitude: |S| (the assignment's regression).
+    `mse`: squared error, mean over bins and frames, in units of REF_RMS-level power. `seglog`: mean over frames
+    of log10(‖E_f‖² + δ), E_f a frame's complex error, δ = 1e-3 · the batch's mean ‖S_f‖²: a segmental SNR
+    (up to the target's own log-energy, a constant), so quiet and loud frames weigh alike."""
     mag = x.abs()
     est = estimate_magnitude(den, mag)
     if den.variant == "mask":
@@ -270,7 +273,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
             total = torch.zeros((), device=device)
             for _ in range(steps):
                 x, s = remix_batch(on_device, cfg, gen, device)
-                loss = loss_fn(den, x, s, cfg.loss)
+                loss = loss_fn(den, x, s, cfg.loss if variant == "mask" else "mse")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
