@@ -5,7 +5,7 @@ import torch
 torch.set_num_threads(1)
 from torch import nn
 from denselab.studies.denoise_model import load_denoiser, load_pair
-from denselab.studies.denoise_unseen import unseen_check, summarise
+from denselab.studies.denoise_eval import unseen_check, summarise
 DATA = Path("/work/shared/data/speech")
 TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
 class Mean(nn.Module):
