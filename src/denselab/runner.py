@@ -54,7 +54,8 @@ REGISTRY: dict[str, Study] = {s.name: s for s in (
     Study("mnist", "mnist", mnist,
           "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer"),
     Study("denoise", "denoise train", denoise,
-          "train a denoiser on a clean/noisy pair, validate on the held-out end, denoise the test files"),
+          "train a denoiser on a clean/noisy pair (validation and a held-out test part cut from it), denoise the "
+          "test files, score it on voices it never heard"),
     Study("optim", "optim", optim,
           "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets"),
     Study("dropout", "dropout", dropout,
