@@ -252,7 +252,10 @@ def test_quick_train_files_and_keys(quick_run: Path) -> None:
                 "model.pt"]:
         assert (quick_run / rel).is_file(), rel
     written = {p.relative_to(quick_run).as_posix() for p in quick_run.glob("*/*") if p.suffix in (".wav", ".png")}
-    assert written == set(summary["audio"].values()) | set(summary["figures"].values())  # the lists are complete
+    listed = {*summary["audio"].values(), *summary["figures"].values(), *summary["validation_audio"].values(),
+              *(t[k] for t in summary["tests"] for k in ("output", "noisy"))}
+    assert written == listed  # every file the study wrote is listed, `audio` only those no other key lists
+    assert not set(summary["audio"].values()) & {t["output"] for t in summary["tests"]}
     assert {"audio/test_s_01_recons.wav", "audio/test_s_02_recons.wav", "audio/test_x_01_recons_magnitude.wav",
             "audio/test_x_01_recons_mask.wav"} <= set(summary["audio"].values())
     # three-way split: the held-out part is scored for both variants, the chosen one's numbers at the top

@@ -392,8 +392,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
         per_variant[v].update(train_loss=r.train_loss, validation_snr_curve=r.validation_snr_curve)
     val_audio = {"noisy": split.val_noisy, "denoised": val_out[chosen], "clean": split.val_clean}
     for name, y in val_audio.items():
-        audio[f"validation_{name}"] = f"audio/validation_{name}.wav"
-        save_wav(out / audio[f"validation_{name}"], y, sr)
+        save_wav(out / f"audio/validation_{name}.wav", y, sr)
     figures["validation_spectrogram"] = "figures/validation_spectrogram.png"
     figures["validation_curves"] = "figures/validation_curves.png"
     save_figure(spectrogram_figure([("noisy input", split.val_noisy), (f"denoised ({chosen})", val_out[chosen]),
@@ -416,7 +415,11 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
                            *((f"output_{v}", o) for v, o in outs.items())):
             if key in rel:
                 save_wav(out / rel[key], y_out, file_sr)
-                audio[f"{stem}_{key}"] = rel[key]
+        # `audio` lists the clips no other key lists (tests[*].output/noisy, validation_audio list theirs)
+        if "assignment_output" in rel:
+            audio[f"{Path(rel['assignment_output']).stem} ({chosen}, kept)"] = rel["assignment_output"]
+        audio.update({f"{stem}_recons_{v} ({v}{', kept' if v == chosen else ''})": rel[f"output_{v}"]
+                      for v in outs if f"output_{v}" in rel})
         save_figure(spectrogram_figure([("noisy input", y)] + [(f"denoised ({v}{', kept' if v == chosen else ''})", o)
                                                               for v, o in outs.items()], file_sr,
                                        f"{path.name} (no clean reference)"), out / rel["figure"])
