@@ -42,7 +42,7 @@ def tiny_model(tmp_path_factory) -> Path:
 def quick_run(tmp_path_factory, speech_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("denoise_quick")
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
-                 "--out", str(out), "--quiet"]) == 0
+                 "--out", str(out), "--quiet", "--unseen", "none"]) == 0  # the unseen check: test_denoise_eval
     return out
 
 
@@ -248,8 +248,22 @@ def test_quick_train_files_and_keys(quick_run: Path) -> None:
         out, src = sf.info(quick_run / t["output"]), sf.info(t["source"])
         assert (out.frames, out.samplerate) == (src.frames, src.samplerate)
         assert (quick_run / t["figure"]).is_file()
-    for rel in [*summary["validation_audio"].values(), *summary["figures"].values(), "model.pt"]:
+    for rel in [*summary["validation_audio"].values(), *summary["figures"].values(), *summary["audio"].values(),
+                "model.pt"]:
         assert (quick_run / rel).is_file(), rel
+    written = {p.relative_to(quick_run).as_posix() for p in quick_run.glob("*/*") if p.suffix in (".wav", ".png")}
+    listed = {*summary["audio"].values(), *summary["figures"].values(), *summary["validation_audio"].values(),
+              *(t[k] for t in summary["tests"] for k in ("output", "noisy"))}
+    assert written == listed  # every file the study wrote is listed, `audio` only those no other key lists
+    assert not set(summary["audio"].values()) & {t["output"] for t in summary["tests"]}
+    assert {"audio/test_s_01_recons.wav", "audio/test_s_02_recons.wav", "audio/test_x_01_recons_magnitude.wav",
+            "audio/test_x_01_recons_mask.wav"} <= set(summary["audio"].values())
+    # three-way split: the held-out part is scored for both variants, the chosen one's numbers at the top
+    for v in summary["variants"].values():
+        assert {"heldout_snr_db", "heldout_input_snr_db", "heldout_si_sdr_db", "heldout_stoi", "validation_si_sdr_db",
+                "validation_stoi"} <= set(v)
+    assert summary["heldout_snr_db"] == summary["variants"][summary["model"]]["heldout_snr_db"]
+    assert summary["heldout_input_snr_db"] < summary["heldout_snr_db"] and summary["unseen"] is None
     ckpt = torch.load(quick_run / "model.pt", weights_only=True)
     assert ckpt["variant"] == summary["model"] and ckpt["sample_rate"] == SR and ckpt["n_fft"] == 1024
 
@@ -259,7 +273,9 @@ def test_eval_prints_json(quick_run: Path, capsys) -> None:
     assert main(["denoise", "eval", "--model", str(quick_run / "model.pt"), "--noisy",
                  str(audio / "validation_noisy.wav"), "--clean", str(audio / "validation_clean.wav")]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"snr_db", "input_snr_db", "gain_db"}
+    assert set(result) == {"snr_db", "input_snr_db", "gain_db", "si_sdr_db", "input_si_sdr_db", "stoi", "input_stoi",
+                           "pesq", "input_pesq"}
+    assert result["si_sdr_db"] > result["input_si_sdr_db"] and 0 < result["input_stoi"] <= 1 and 0 < result["stoi"] <= 1
     assert result["gain_db"] == pytest.approx(result["snr_db"] - result["input_snr_db"])
     assert result["gain_db"] > 3.0
 

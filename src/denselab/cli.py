@@ -199,7 +199,18 @@ def _cmd_denoise_eval(args: argparse.Namespace) -> int:
     from denselab.studies.denoise_model import evaluate_files
     from denselab.training import resolve_device
 
-    result = evaluate_files(args.model, args.noisy, args.clean, device=resolve_device(args.device))
+    if (args.noisy is None) != (args.clean is None):
+        raise DenselabError("give both --noisy X.wav and --clean S.wav (one recording), or neither (a folder of "
+                            "clean speech mixed with noise: --speech DIR, --noise WAV)")
+    if args.noisy is not None:
+        result = evaluate_files(args.model, args.noisy, args.clean, device=resolve_device(args.device))
+    else:
+        from denselab.studies.denoise_eval import evaluate_folder
+
+        data_dir = args.data_dir or default_data_dir()
+        speech = args.speech or Path(data_dir) / "speech" / "unseen"
+        result = evaluate_folder(args.model, speech, args.noise, data_dir, seed=args.seed,
+                                 snrs=tuple(args.snrs), device=resolve_device(args.device))
     from denselab.io import to_jsonable
 
     print(json.dumps(to_jsonable(result), allow_nan=False))
@@ -238,12 +249,27 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out-dir", metavar="DIR", help="write <stem>_denoised.wav for each input here")
     add_shared_options(ap, "denoise apply", study=False, files=False)
     ap.set_defaults(handler=_cmd_denoise_apply, command_name="denoise apply")
-    ev = dsub.add_parser("eval", help="SNR of a denoised noisy file against its clean reference (JSON on stdout)",
-                         description="Denoise X with the model and print one JSON object: "
-                                     '{"snr_db": .., "input_snr_db": .., "gain_db": ..}.')
+    ev = dsub.add_parser("eval", help="score a model: on one noisy/clean pair, or on a folder of clean speech mixed "
+                                      "with noise at 0, 5 and 10 dB (JSON on stdout)",
+                         description="With --noisy X --clean S: denoise X and print one JSON object "
+                                     '{"snr_db", "input_snr_db", "gain_db", "si_sdr_db", "input_si_sdr_db", "stoi", '
+                                     '"input_stoi", "pesq", "input_pesq"}. Without them: mix every clean file of '
+                                     "--speech with an excerpt of the noise (seeded offsets) at each --snrs value, "
+                                     "denoise, and print per file, per speaker and per input SNR the output SNR, "
+                                     "gain, SI-SDR, STOI, PESQ and the oracle's gain, plus how much of the clean "
+                                     "files themselves the model leaves alone (passthrough).")
     ev.add_argument("--model", required=True, metavar="PT", help="model.pt written by `denselab denoise train`")
-    ev.add_argument("--noisy", required=True, metavar="X.wav", help="noisy recording")
-    ev.add_argument("--clean", required=True, metavar="S.wav", help="clean reference of the same recording")
+    ev.add_argument("--noisy", metavar="X.wav", help="noisy recording (with --clean)")
+    ev.add_argument("--clean", metavar="S.wav", help="clean reference of the same recording (with --noisy)")
+    ev.add_argument("--speech", metavar="DIR", help="folder of clean speech files (<speaker>_<name>.wav) "
+                                                    "[default: <data-dir>/speech/unseen]")
+    ev.add_argument("--noise", metavar="WAV", help="noise-only recording [default: the training pair's noise, "
+                                                   "train_dirty_male.wav - train_clean_male.wav of <data-dir>/speech]")
+    ev.add_argument("--snrs", type=float, nargs="+", default=[0.0, 5.0, 10.0], metavar="DB",
+                    help="input SNRs to mix at [default: 0 5 10]")
+    ev.add_argument("--seed", type=_int, default=0, metavar="N", help="seed of the noise offsets [default: 0]")
+    ev.add_argument("--data-dir", metavar="DIR", default=None,
+                    help="folder holding speech/ [default: $DENSELAB_DATA, else ./data]")
     add_shared_options(ev, "denoise eval", study=False, files=False)
     ev.set_defaults(handler=_cmd_denoise_eval, command_name="denoise eval")
 

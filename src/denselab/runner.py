@@ -54,7 +54,8 @@ REGISTRY: dict[str, Study] = {s.name: s for s in (
     Study("mnist", "mnist", mnist,
           "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer"),
     Study("denoise", "denoise train", denoise,
-          "train a denoiser on a clean/noisy pair, validate on the held-out end, denoise the test files"),
+          "train a denoiser on a clean/noisy pair (validation and a held-out test part cut from it), denoise the "
+          "test files, score it on voices it never heard"),
     Study("optim", "optim", optim,
           "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets"),
     Study("dropout", "dropout", dropout,
@@ -67,7 +68,7 @@ TINY: dict[str, dict[str, Any]] = {
     # lr and batch chosen so 1000 images in one epoch learn something (test accuracy 0.71, seed 0)
     "mnist": dict(hidden_layers=2, hidden_width=64, lr=1e-2, batch_size=64, train_subset=1000, test_subset=500,
                   probe_images=200),
-    "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,)),
+    "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,), unseen="none"),
     "optim": dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
                   probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False, scaling_check=False),
     "dropout": dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,

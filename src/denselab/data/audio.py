@@ -1,9 +1,12 @@
-"""Audio I/O, resampling, SNR and the one STFT/iSTFT (torch; n_fft 1024, hop 512 -> 513 frequency bins)."""
+"""Audio I/O, resampling, SNR, the one STFT/iSTFT (torch; n_fft 1024, hop 512 -> 513 frequency bins) and
+voice perturbation (other pitches and vocal-tract lengths from one recorded voice)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import math
 
 import numpy as np
 import torch
@@ -77,3 +80,28 @@ def snr_db(clean: np.ndarray, estimate: np.ndarray) -> float:
     n = min(len(s), len(e))
     s, e = s[:n], e[:n]
     return float(10.0 * np.log10((np.sum(s ** 2) + 1e-20) / (np.sum((s - e) ** 2) + 1e-20)))
+
+
+def log_envelope(mag: torch.Tensor, lifter: int = 30) -> torch.Tensor:
+    """Cepstrally smoothed log magnitude (frames, bins): the spectral envelope without the harmonics
+    (quefrencies below `lifter` samples: formant detail down to ~fs/lifter Hz, above any voice's f0)."""
+    n = 2 * (mag.shape[1] - 1)
+    cep = torch.fft.irfft(torch.log(mag + 1e-6), n=n)
+    cep[:, lifter:n - lifter + 1] = 0
+    return torch.fft.rfft(cep, n=n).real
+
+
+def voice_copy(s: np.ndarray, sr: int, pitch: float, formant: float) -> torch.Tensor:
+    """STFT frames of `s` as another voice: played `pitch` times faster (pitch and formants x pitch), then each
+    frame's envelope replaced by the original envelope stretched by `formant` (a real gain per bin: the phase
+    and the harmonics stay), and the power brought back to that of `s`."""
+    S = spectrum(resample(s, sr, int(round(sr / pitch))))  # (frames, 513)
+    env = log_envelope(S.abs())
+    bins = torch.arange(S.shape[1], dtype=torch.float32) * pitch / formant  # where the target envelope reads
+    lo = bins.floor().long().clamp(max=S.shape[1] - 1)
+    hi = (lo + 1).clamp(max=S.shape[1] - 1)
+    w = (bins - lo).clamp(0, 1)
+    target = env[:, lo] * (1 - w) + env[:, hi] * w
+    out = S * torch.exp((target - env).clamp(-7, 7))
+    ref = float((spectrum(s).abs() ** 2).mean())
+    return out * math.sqrt(ref / max(float((out.abs() ** 2).mean()), 1e-30))

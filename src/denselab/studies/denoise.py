@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,13 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from denselab.config import Runtime
-from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, snr_db, spectrum
+from denselab.data.audio import HOP, N_FFT, load_wav, resample, snr_db, spectrum, voice_copy
 from denselab.errors import DenselabError
 from denselab.io import save_wav, write_json
 from denselab.studies.denoise_model import (EPS, REF_RMS, VARIANTS, Denoiser, denoise_any_rate, denoise_signal,
                                             estimate_magnitude, load_pair, new_denoiser, save_denoiser,
                                             signal_gain, with_noisy_phase)
+from denselab.studies.denoise_eval import baselines, clean_files, scores, unseen_check
 from denselab.training import make_optimizer, seed_everything
 
 
@@ -72,17 +74,23 @@ class Config:
     patience: int = 4
     """Early stopping: stop after this many epochs without a better validation SNR (best weights are kept)."""
     validation_fraction: float = 0.1
-    """Fraction at the end of the training pair held out for validation (contiguous, never trained on)."""
+    """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
+    heldout_fraction: float = 0.1
+    """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
-    snr_low_db: float = -5.0
+    snr_low_db: float = 0.0
     """Lowest SNR of a remixed frame's recording (speech power / noise power over the training part)."""
-    snr_high_db: float = 13.0
+    snr_high_db: float = 20.0
     """Highest SNR of a remixed frame's recording."""
     level_jitter_db: float = 0.0
     """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
     speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17, 1.3, 1.45)
     """Speed-perturbed copies of the clean training speech for remixing (other pitches: voices never heard; 1 = none)."""
+    pitch_factors: tuple[float, ...] = ()
+    """Pitch shifts (x f0) of the clean training speech whose spectral envelope is moved only by each `formant_factors` value: other voices (1 = none)."""
+    formant_factors: tuple[float, ...] = (1.0,)
+    """Formant (vocal-tract length) factors combined with every pitch factor."""
     speed_share: float = 0.5
     """Share of remixed frames whose speech comes from the speed-perturbed copies."""
     dropout: float = 0.0
@@ -91,7 +99,10 @@ class Config:
     """Validate and keep an exponential moving average of the weights with this decay per step (0 = off)."""
     features: Literal["log", "linear"] = "linear"
     """Input of the magnitude variant: standardised log(|X| + eps), or |X| itself scaled to unit mean (the mask always uses log)."""
-
+    loss: Literal["mse", "seglog"] = "seglog"
+    """Training loss of the mask: mse = squared error over all bins and frames; seglog = mean over frames of log10 of each frame's error energy (segmental SNR: quiet and loud frames weigh alike). The magnitude variant always uses the assignment's MSE."""
+    unseen: str | None = None
+    """Folder of clean speech for the check on voices never heard, run after training [default: <data-dir>/speech/unseen when present; 'none' = skip]."""
 
 PRESETS: dict[str, dict] = {
     "full": {},
@@ -107,7 +118,7 @@ SPEECH_FILES = {"clean": "train_clean_male.wav", "noisy": "train_dirty_male.wav"
 
 @dataclass
 class Split:
-    """The training pair cut into a training part (as STFT frames) and a validation part (as audio)."""
+    """The training pair cut into a training part (as STFT frames), a validation and a held-out test part (audio)."""
 
     clean_frames: torch.Tensor  # (T, 513) complex64 STFT of the clean training part, native level
     speech_frames: torch.Tensor  # (T + T', 513): clean_frames, then those of its speed-perturbed copies
@@ -118,26 +129,34 @@ class Split:
     noise_psd: np.ndarray  # (513,) mean |N|² per bin over the training part (for the classic baselines)
     val_clean: np.ndarray
     val_noisy: np.ndarray
+    held_clean: np.ndarray  # empty without a held-out part
+    held_noisy: np.ndarray
     sample_rate: int
     truncated_samples: int
 
 
 def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, truncated: int = 0,
-               speed_factors: tuple[float, ...] = ()) -> Split:
-    """Cut the pair at a hop boundary: the first (1 - fraction) trains, the last `fraction` validates.
+               speed_factors: tuple[float, ...] = (), voices: tuple[tuple[float, float], ...] = (),
+               heldout: float = 0.0) -> Split:
+    """Cut the pair at hop boundaries into held-out test (the first `heldout`) | training | validation (the last
+    `fraction`). The validation part stays at the end, where it was before there was a test part.
 
     Each speed factor f adds a copy of the clean training speech played f times faster (pitch and formants
-    scaled by f, like another voice) to the speech frames that remixing draws from."""
+    scaled by f, like another voice) to the speech frames that remixing draws from; each (pitch, formant) pair
+    in `voices` adds a copy with that pitch and that formant scaling (`voice_copy`)."""
+    start = int(len(clean) * heldout) // HOP * HOP
     cut = int(len(clean) * (1.0 - fraction)) // HOP * HOP
-    if cut < 8 * N_FFT or len(clean) - cut < 2 * N_FFT:
+    if cut - start < 8 * N_FFT or len(clean) - cut < 2 * N_FFT or (heldout > 0 and start < 2 * N_FFT):
         raise DenselabError(f"the training pair is too short ({len(clean)} samples) to hold out "
-                            f"{fraction:.0%} for validation; give at least a few seconds of audio")
-    s, n = clean[:cut], noisy[:cut] - clean[:cut]
+                            f"{fraction:.0%} for validation and {heldout:.0%} for testing; give at least a few "
+                            f"seconds of audio")
+    s, n = clean[start:cut], noisy[start:cut] - clean[start:cut]
     S, N = spectrum(s).contiguous(), spectrum(n).contiguous()  # (T, 513)
     copies = [spectrum(resample(s, sr, int(round(sr / f)))) for f in speed_factors if f > 0 and f != 1.0]
+    copies += [voice_copy(s, sr, p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0)]
     return Split(S, torch.cat([S, *copies]), N, float(np.mean(np.square(s, dtype=np.float64))), float(np.mean(np.square(n, dtype=np.float64))),
-                 float(np.mean(np.square(noisy[:cut], dtype=np.float64))),
-                 (N.abs() ** 2).mean(0).numpy(), clean[cut:], noisy[cut:], sr, truncated)
+                 float(np.mean(np.square(noisy[start:cut], dtype=np.float64))),
+                 (N.abs() ** 2).mean(0).numpy(), clean[cut:], noisy[cut:], clean[:start], noisy[:start], sr, truncated)
 
 
 def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,17 +192,27 @@ def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarr
     return logx.mean(0).numpy(), std.numpy(), float(mag_s.mean()), mag_s.mean(0).numpy()
 
 
-def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Squared error of |Ŝ| (mean over bins and frames), in units of REF_RMS-level power.
+def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """The training loss of a batch of frames (B, 513).
 
-    mask: against |S|·cos(∠S − ∠X), so the loss is |S − Ŝ|² up to a constant (the complex error with the noisy
-    phase, which is what the time-domain SNR sees); magnitude: against |S| (the assignment's regression)."""
+    Targets: mask: |S|·cos(∠S − ∠X), so the squared error is |S − Ŝ|² up to a constant (the complex error with
+    the noisy phase, which is what the time-domain SNR sees); magnitude: |S| (the assignment's regression).
+    `mse`: squared error, mean over bins and frames, in units of REF_RMS-level power. `seglog`: mean over frames
+    of log10(‖E_f‖² + δ), E_f a frame's complex error, δ = 1e-3 · the batch's mean ‖S_f‖²: a segmental SNR
+    (up to the target's own log-energy, a constant), so quiet and loud frames weigh alike."""
     mag = x.abs()
     est = estimate_magnitude(den, mag)
     if den.variant == "mask":
         target = (s * x.conj()).real / mag.clamp_min(1e-12)
     else:
         target = s.abs()
+    if kind == "seglog":
+        # each frame's complex error energy (what the frame adds to the reconstruction's noise) over a floor
+        err = ((est - target) ** 2).sum(1)
+        if den.variant == "mask":
+            err = err + (s.abs() ** 2 - target ** 2).sum(1)  # the part orthogonal to the noisy phase
+        floor = 1e-3 * (s.abs() ** 2).sum(1).mean()
+        return torch.log10(err + floor).mean()
     return torch.mean((est - target) ** 2) / (den.mag_scale ** 2)
 
 
@@ -244,7 +273,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
             total = torch.zeros((), device=device)
             for _ in range(steps):
                 x, s = remix_batch(on_device, cfg, gen, device)
-                loss = loss_fn(den, x, s)
+                loss = loss_fn(den, x, s, cfg.loss if variant == "mask" else "mse")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -277,30 +306,6 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
                        len(curve) < cfg.epochs)
 
 
-# -------------------------------------------------------------------------------------------- baselines
-
-
-def baselines(split: Split) -> dict[str, float]:
-    """Validation SNR of the noisy input, two classic noise-PSD methods and the magnitude oracle (dB).
-
-    The noise PSD is the mean |N|² per bin over the training part (the true noise there, a generous estimate).
-    spectral_subtraction: |Ŝ|² = max(|X|² − P_N, 0.01·|X|²); wiener: |Ŝ| = ξ/(1+ξ)·|X| with the a-posteriori
-    SNR estimate ξ = max(|X|²/P_N − 1, 0); oracle: the true |S| with the noisy phase."""
-    x, s = split.val_noisy, split.val_clean
-    X = spectrum(x)
-    power, psd = X.abs() ** 2, torch.from_numpy(split.noise_psd)
-    xi = (power / psd.clamp_min(1e-20) - 1.0).clamp_min(0.0)
-    estimates = {
-        "spectral_subtraction": torch.sqrt(torch.maximum(power - psd, 0.01 * power)),
-        "wiener": xi / (1.0 + xi) * X.abs(),
-        "oracle": spectrum(s).abs(),
-    }
-    out = {"noisy": snr_db(s, x)}
-    for name, mag in estimates.items():
-        out[name] = snr_db(s, inverse_spectrum(with_noisy_phase(X, mag), len(x)).numpy())
-    return out
-
-
 # ------------------------------------------------------------------------------------------------- run
 
 
@@ -320,9 +325,13 @@ def validate(config: Config) -> None:
             raise DenselabError(f"--{name.replace('_', '-')} must be in [0, {top}, got {value}")
     if not 0.0 < config.validation_fraction < 1.0:
         raise DenselabError(f"--validation-fraction must be between 0 and 1, got {config.validation_fraction}")
+    if not 0.0 <= config.heldout_fraction < 1.0 - config.validation_fraction:
+        raise DenselabError(f"--heldout-fraction must be in [0, 1 - validation fraction), got {config.heldout_fraction}")
+    if any(f <= 0 for f in (*config.speed_factors, *config.pitch_factors, *config.formant_factors)):
+        raise DenselabError("--speed-factors, --pitch-factors and --formant-factors must be positive")
 
 
-def _resolve_inputs(cfg: Config, runtime: Runtime) -> tuple[Path, Path, list[Path]]:
+def _resolve_inputs(cfg: Config, runtime: Runtime) -> tuple[Path, Path, list[Path], Path | None]:
     speech = Path(runtime.data_dir) / "speech"
     clean = Path(cfg.clean) if cfg.clean else speech / SPEECH_FILES["clean"]
     noisy = Path(cfg.noisy) if cfg.noisy else speech / SPEECH_FILES["noisy"]
@@ -330,81 +339,129 @@ def _resolve_inputs(cfg: Config, runtime: Runtime) -> tuple[Path, Path, list[Pat
         tests = [Path(t) for t in cfg.test]
     else:
         tests = [speech / f for f in SPEECH_FILES["test"] if (speech / f).is_file()]
-    return clean, noisy, tests
+    if cfg.unseen is None:
+        unseen = speech / "unseen" if (speech / "unseen").is_dir() else None
+    elif cfg.unseen.lower() == "none":
+        unseen = None
+    else:
+        unseen = Path(cfg.unseen)
+        clean_files(unseen)  # fail before training, not after
+    return clean, noisy, tests, unseen
+
+
+def assignment_name(stem: str) -> str | None:
+    """The assignment's name for a test file's reconstruction: test_x_01 -> test_s_01_recons.wav."""
+    m = re.fullmatch(r"test_x_(\w+)", stem)
+    return f"test_s_{m.group(1)}_recons.wav" if m else None
 
 
 def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
-    """Train (both variants with `auto`), validate, compare with baselines, denoise the test files, plot."""
+    """Train (both variants with `auto`), validate, score the held-out part, compare with baselines, denoise
+    the test files, run the unseen-voice check, plot."""
     from denselab.plotting.denoise import spectrogram_figure, validation_curves_figure
     from denselab.io import save_figure
 
     runtime = runtime or Runtime()
     out = Path(out_dir)
     validate(config)
-    clean_path, noisy_path, test_paths = _resolve_inputs(config, runtime)
-    for t in test_paths:  # fail before training, not after
-        load_wav(t)
+    clean_path, noisy_path, test_paths, unseen_dir = _resolve_inputs(config, runtime)
+    tests_in = [(path, *load_wav(path)) for path in test_paths]  # fail before training, not after
     clean, noisy, sr, truncated = load_pair(clean_path, noisy_path)
-    split = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors)
+    split = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors,
+                       tuple((p, v) for p in config.pitch_factors for v in config.formant_factors),
+                       config.heldout_fraction)
 
     variants = VARIANTS if config.model_type == "auto" else (config.model_type,)
     results = {v: train_variant(v, split, config, runtime.device, runtime.quiet) for v in variants}
     chosen = max(results, key=lambda v: results[v].validation_snr_db)
     best = results[chosen]
     save_denoiser(out / "model.pt", best.den.to("cpu"), extra={"validation_snr_db": best.validation_snr_db})
-    base = baselines(split)
+    base = baselines(split.val_clean, split.val_noisy, split.noise_psd)
 
-    audio = out / "audio"
-    val_denoised = denoise_signal(best.den, split.val_noisy)
-    val_audio = {"noisy": split.val_noisy, "denoised": val_denoised, "clean": split.val_clean}
+    figures, audio, per_variant = {}, {}, {}
+    val_out = {v: denoise_signal(r.den.to("cpu"), split.val_noisy) for v, r in results.items()}
+    held_out = {v: denoise_signal(r.den, split.held_noisy) for v, r in results.items()} if len(split.held_noisy) else {}
+    for v, r in results.items():
+        per_variant[v] = {"validation_snr_db": r.validation_snr_db, "best_epoch": r.best_epoch,
+                          "epochs_run": len(r.train_loss), "stopped_early": r.stopped_early,
+                          "train_seconds": r.seconds, "collapse_restarts": r.collapse_restarts,
+                          **scores("validation", split.val_clean, split.val_noisy, val_out[v], sr)}
+        per_variant[v]["validation_snr_db"] = r.validation_snr_db  # the EMA weights' own measurement
+        if v in held_out:
+            per_variant[v].update(scores("heldout", split.held_clean, split.held_noisy, held_out[v], sr))
+        per_variant[v].update(train_loss=r.train_loss, validation_snr_curve=r.validation_snr_curve)
+    val_audio = {"noisy": split.val_noisy, "denoised": val_out[chosen], "clean": split.val_clean}
     for name, y in val_audio.items():
-        save_wav(audio / f"validation_{name}.wav", y, sr)
-    figures = {"validation_spectrogram": "figures/validation_spectrogram.png",
-               "validation_curves": "figures/validation_curves.png"}
-    save_figure(spectrogram_figure([("noisy input", split.val_noisy), (f"denoised ({chosen})", val_denoised),
+        save_wav(out / f"audio/validation_{name}.wav", y, sr)
+    figures["validation_spectrogram"] = "figures/validation_spectrogram.png"
+    figures["validation_curves"] = "figures/validation_curves.png"
+    save_figure(spectrogram_figure([("noisy input", split.val_noisy), (f"denoised ({chosen})", val_out[chosen]),
                                     ("clean reference", split.val_clean)], sr,
-                                   f"Validation part (last {config.validation_fraction:.0%} of the training pair)"),
+                                   f"Validation part ({config.validation_fraction:.0%} of the training pair)"),
                 out / figures["validation_spectrogram"])
     save_figure(validation_curves_figure({v: r.validation_snr_curve for v, r in results.items()}, base),
                 out / figures["validation_curves"])
 
     tests = []
-    for path in test_paths:
-        y, file_sr = load_wav(path)
-        den_y = denoise_any_rate(best.den, y, file_sr)
+    for path, y, file_sr in tests_in:
         stem = path.stem
+        outs = {v: denoise_any_rate(r.den, y, file_sr) for v, r in results.items()}
         rel = {"output": f"audio/{stem}_recons.wav", "noisy": f"audio/{stem}_noisy.wav",
                "figure": f"figures/{stem}_spectrogram.png"}
-        save_wav(out / rel["output"], den_y, file_sr)
-        save_wav(out / rel["noisy"], y, file_sr)
-        save_figure(spectrogram_figure([("noisy input", y), (f"denoised ({chosen})", den_y)], file_sr,
+        rel.update({f"output_{v}": f"audio/{stem}_recons_{v}.wav" for v in outs if len(outs) > 1})
+        if assignment_name(stem):
+            rel["assignment_output"] = f"audio/{assignment_name(stem)}"
+        for key, y_out in (("output", outs[chosen]), ("noisy", y), ("assignment_output", outs[chosen]),
+                           *((f"output_{v}", o) for v, o in outs.items())):
+            if key in rel:
+                save_wav(out / rel[key], y_out, file_sr)
+        # `audio` lists the clips no other key lists (tests[*].output/noisy, validation_audio list theirs)
+        if "assignment_output" in rel:
+            audio[f"{Path(rel['assignment_output']).stem} ({chosen}, kept)"] = rel["assignment_output"]
+        audio.update({f"{stem}_recons_{v} ({v}{', kept' if v == chosen else ''})": rel[f"output_{v}"]
+                      for v in outs if f"output_{v}" in rel})
+        save_figure(spectrogram_figure([("noisy input", y)] + [(f"denoised ({v}{', kept' if v == chosen else ''})", o)
+                                                              for v, o in outs.items()], file_sr,
                                        f"{path.name} (no clean reference)"), out / rel["figure"])
+        figures[f"{stem}_spectrogram"] = rel["figure"]
         tests.append({"input": os.path.relpath(path.resolve(), out.resolve()), "source": str(path.resolve()),
                       **rel, "seconds": len(y) / file_sr, "sample_rate": file_sr})
 
+    unseen = None
+    if unseen_dir is not None:
+        for v, r in results.items():
+            per_variant[v]["unseen"] = unseen_check(r.den, unseen_dir, noisy - clean, seed=config.seed)
+        unseen = {"folder": str(unseen_dir.resolve()), "noise": f"{noisy_path.name} - {clean_path.name}",
+                  **per_variant[chosen]["unseen"]}
     summary = {
         "validation_snr_db": best.validation_snr_db,
         "validation_input_snr_db": base["noisy"],
         "validation_gain_db": best.validation_snr_db - base["noisy"],
+        **{k: v for k, v in per_variant[chosen].items() if k.startswith(("validation_", "heldout_"))
+           and k not in ("validation_snr_db", "validation_snr_curve")},
         "model": chosen,
         "train_seconds": sum(r.seconds for r in results.values()),
         "epochs": best.best_epoch,
         "baselines": base,
-        "variants": {v: {"validation_snr_db": r.validation_snr_db, "best_epoch": r.best_epoch,
-                         "epochs_run": len(r.train_loss), "stopped_early": r.stopped_early,
-                         "train_seconds": r.seconds, "collapse_restarts": r.collapse_restarts,
-                         "train_loss": r.train_loss, "validation_snr_curve": r.validation_snr_curve}
-                     for v, r in results.items()},
+        "variants": per_variant,
         "tests": tests,
+        "unseen": unseen,
         "validation_audio": {k: f"audio/validation_{k}.wav" for k in val_audio},
         "figures": figures,
+        "audio": audio,
         "sample_rate": sr,
         "train_frames": len(split.clean_frames),
         "speech_frames": len(split.speech_frames),
         "validation_seconds": len(split.val_noisy) / sr,
+        "heldout_seconds": len(split.held_noisy) / sr,
+        "parts_seconds": {"heldout": [0.0, len(split.held_noisy) / sr],
+                          "train": [len(split.held_noisy) / sr, (len(clean) - len(split.val_noisy)) / sr],
+                          "validation": [(len(clean) - len(split.val_noisy)) / sr, len(clean) / sr]},
         "truncated_samples": truncated,
         "widths": list(best.den.widths),
         "clean": str(clean_path), "noisy": str(noisy_path),
     }
+    summary.setdefault("heldout_snr_db", None)
+    summary.setdefault("heldout_input_snr_db", None)
     write_json(out / "summary.json", summary)
     return summary

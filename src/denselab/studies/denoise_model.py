@@ -20,7 +20,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from denselab import __version__
-from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, snr_db, spectrum
+from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, spectrum
+from denselab.data.speech_metrics import quality
 from denselab.errors import DenselabError
 from denselab.io import check_model_header, model_header, save_torch, save_wav
 from denselab.models.mlp import build_mlp
@@ -247,9 +248,12 @@ def apply_files(model_path: str, inputs: list[str], output: str | None = None, o
     return written
 
 
-def evaluate_files(model_path: str, noisy_path: str, clean_path: str, device: str = "cpu") -> dict[str, float]:
-    """{"snr_db", "input_snr_db", "gain_db"} of the model's denoising of `noisy_path` against `clean_path`."""
+def evaluate_files(model_path: str, noisy_path: str, clean_path: str, device: str = "cpu") -> dict[str, float | None]:
+    """SNR, SI-SDR, STOI and wideband PESQ (None without the package or at other rates than 16 kHz) of the
+    model's denoising of `noisy_path` against `clean_path`, with the noisy input's own values beside them."""
     den = load_denoiser(model_path, device)
     clean, noisy, sr, _ = load_pair(clean_path, noisy_path)
-    snr_in, snr_out = snr_db(clean, noisy), snr_db(clean, denoise_any_rate(den, noisy, sr))
-    return {"snr_db": snr_out, "input_snr_db": snr_in, "gain_db": snr_out - snr_in}
+    q_in, q_out = quality(clean, noisy, sr), quality(clean, denoise_any_rate(den, noisy, sr), sr)
+    return {"snr_db": q_out["snr_db"], "input_snr_db": q_in["snr_db"], "gain_db": q_out["snr_db"] - q_in["snr_db"],
+            "si_sdr_db": q_out["si_sdr_db"], "input_si_sdr_db": q_in["si_sdr_db"],
+            "stoi": q_out["stoi"], "input_stoi": q_in["stoi"], "pesq": q_out["pesq"], "input_pesq": q_in["pesq"]}

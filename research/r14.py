@@ -1,0 +1,51 @@
+"""Issue 14 research driver: train one denoiser variant with config overrides, run the unseen check.
+
+usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics]
+Appends one JSON line to research/results.jsonl."""
+import argparse, json, sys, time
+from pathlib import Path
+import numpy as np, torch
+torch.set_num_threads(1)
+from denselab.studies import denoise
+from denselab.studies.denoise_model import load_pair
+from denselab.studies.denoise_eval import unseen_check, summarise
+
+DATA = Path("/work/shared/data/speech")
+TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
+
+ap = argparse.ArgumentParser()
+ap.add_argument("name"); ap.add_argument("overrides", nargs="?", default="{}")
+ap.add_argument("--variant", default="mask"); ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--metrics", action="store_true")
+a = ap.parse_args()
+ov = json.loads(a.overrides)
+for k, v in list(ov.items()):
+    if isinstance(v, list): ov[k] = tuple(v)
+cfg = denoise.Config(seed=a.seed, **ov)
+clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
+split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors))
+t0 = time.time()
+res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
+secs = time.time() - t0
+from denselab.studies.denoise_model import save_denoiser
+Path("models").mkdir(exist_ok=True)
+save_denoiser(f"models/{a.name}_s{a.seed}.pt", res.den)
+u = unseen_check(res.den, DATA / "unseen", noisy - clean, seed=0, metrics=a.metrics)
+rows = u["rows"]
+def m(sel, key="gain_db"):
+    return summarise([r for r in rows if sel(r)], (key,))[key]
+out = {"name": a.name, "overrides": a.overrides, "variant": a.variant, "seed": a.seed, "val": res.validation_snr_db,
+       "epoch": res.best_epoch, "secs": round(secs, 1),
+       "tune": m(lambda r: r["file"] in TUNE), "held": m(lambda r: r["file"] not in TUNE),
+       "tune10": m(lambda r: r["file"] in TUNE and r["target_snr_db"] == 10),
+       "all": u["mean"]["gain_db"], "spk": {k: v["gain_db"] for k, v in u["per_speaker"].items()},
+       "at": {k: v["gain_db"] for k, v in u["per_snr"].items()},
+       "pass": [u["passthrough"]["mean_snr_db"], u["passthrough"]["worst_snr_db"]],
+       "oracle": u["mean"]["oracle_gain_db"]}
+if a.metrics:
+    out["si_sdr"] = u["mean"]["si_sdr_db"]; out["stoi"] = [u["mean"]["input_stoi"], u["mean"]["stoi"]]
+    out["pesq"] = [u["mean"].get("input_pesq"), u["mean"].get("pesq")]
+line = json.dumps(out, default=lambda x: round(x, 2))
+print(line)
+with open(Path(__file__).with_name("results.jsonl"), "a") as f:
+    f.write(line + "\n")
