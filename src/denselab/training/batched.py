@@ -300,6 +300,7 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
     probes: list[list[dict[str, Any]]] = [[] for _ in members]
     seconds = [[0.0, 0.0] for _ in members]  # wall, CPU
     epoch_seconds: list[list[float]] = [[] for _ in members]
+    epoch_cpu: list[list[float]] = [[] for _ in members]
     points = probe_steps(total)
     probe_x = x_tr[: shape.probe_size]
     bar = tqdm(total=total * batch * n_runs, desc=desc, unit="img", unit_scale=True, disable=quiet, leave=False,
@@ -359,17 +360,18 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
                 seconds[i][0] += wall / len(started)
                 seconds[i][1] += cpu / len(started)
                 epoch_seconds[i].append(wall / len(started))
+                epoch_cpu[i].append(cpu / len(started))
     finally:
         bar.close()
     return [_result(i, shape, steps_per_epoch, n, len(x_te), step_loss, step_correct, step_norm, batch_n,
-                    evals[i], died.get(i), init[i], probes[i], seconds[i], epoch_seconds[i], n_runs)
+                    evals[i], died.get(i), init[i], probes[i], seconds[i], epoch_seconds[i], epoch_cpu[i], n_runs)
             for i in range(n_runs)]
 
 
 def _result(i: int, shape: Shape, steps_per_epoch: int, train_size: int, test_size: int, step_loss: torch.Tensor,
             step_correct: torch.Tensor, step_norm: torch.Tensor, batch_n: torch.Tensor, evals: list,
             died: tuple[int, int] | None, initial: dict[str, float], probes: list, seconds: list[float],
-            epoch_seconds: list[float], group_size: int) -> dict[str, Any]:
+            epoch_seconds: list[float], epoch_cpu: list[float], group_size: int) -> dict[str, Any]:
     """One member's result from the group's per-step records (the dict `arms.train_job` always returned)."""
     end = (died[0] - 1) * steps_per_epoch + died[1] if died else shape.epochs * steps_per_epoch  # steps taken
     curves: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [], "test_loss": [], "test_accuracy": []}
@@ -406,6 +408,7 @@ def _result(i: int, shape: Shape, steps_per_epoch: int, train_size: int, test_si
         "probes": probes,
         "trace": {"loss": step_loss[:traced, i].tolist(), "grad_norm": step_norm[:traced, i].tolist()},
         # the group's wall and CPU (all threads) seconds, shared equally among the runs training in each epoch
-        "epoch_seconds": epoch_seconds, "train_seconds": seconds[0], "train_cpu_seconds": seconds[1],
+        "epoch_seconds": epoch_seconds, "epoch_cpu_seconds": epoch_cpu, "train_seconds": seconds[0],
+        "train_cpu_seconds": seconds[1],
         "group_size": group_size,
     }
