@@ -51,19 +51,6 @@ def test_every_arm_has_the_named_activation_and_init():
             assert float(layer.bias.detach().abs().max()) == 0.0
 
 
-def test_sgd_is_plain_and_adam_has_defaults():
-    main, _, _ = optim.jobs(optim.Config())
-    model = nn.Linear(3, 2)
-    sgd = arms.build_optimizer(next(j for j in main if j.optimizer == "sgd"), model)
-    assert isinstance(sgd, torch.optim.SGD)
-    g = sgd.param_groups[0]
-    assert (g["lr"], g["momentum"], g["weight_decay"], g["dampening"], g["nesterov"]) == (1.0, 0.0, 0.0, 0, False)
-    adam = arms.build_optimizer(next(j for j in main if j.optimizer == "adam"), model)
-    assert type(adam) is torch.optim.Adam
-    g = adam.param_groups[0]
-    assert (g["lr"], g["betas"], g["eps"], g["weight_decay"]) == (1e-3, (0.9, 0.999), 1e-8, 0)
-
-
 def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):
     # lr 1e4 blows ReLU + He up at once; sigmoid + N(0, 0.01²) stays finite; Adam runs are unaffected
     config = optim.Config(**{**TINY, "sgd_lr": 1e4})

@@ -1,7 +1,11 @@
 """What Studies 3 (optim) and 4 (dropout) share: the config base `ArmConfig`, and the *jobs* a study is a
 list of (`Job`: one training run, an arm of the study at one seed). Every job writes its own atomic result
 file `OUT/runs/<name>.json`, and a job whose file holds the same spec is not trained again. So a study
-killed at any moment resumes where it stopped, and its jobs could be fanned out to other machines unchanged.
+killed at any moment resumes from the last finished group, and its groups could be fanned out to other machines.
+
+Jobs that share a shape (widths, batch size, epochs, data) are trained together as one batched computation
+(`group_jobs`, `train_group`, `training.batched`): each keeps its own initialisation, data order, dropout masks,
+optimiser state and divergence, and a group of one is the single-run path.
 
 A job also records *why* an arm trains or not: per-layer gradient norms and activation statistics at a few
 probe points (first steps, middle, end), and a per-step trace of the loss and gradient norms over the first
@@ -11,9 +15,7 @@ steps, where sigmoid + N(0, 0.01²) shows vanishing gradients and ReLU under lr 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,16 +27,12 @@ from denselab.config import Runtime
 from denselab.data.mnist import MEAN, STD, load_mnist, normalize
 from denselab.errors import DenselabError
 from denselab.io import finite, json_roundtrip, read_json, write_json
-from denselab.models.mlp import build_mlp, layer_outputs, linear_layers
-from denselab.training import evaluate, fit, make_optimizer, seed_everything
+from denselab.models.mlp import build_mlp
+from denselab.training.batched import Data, Member, Shape, fit_group
 
 # Bump when the meaning of a job's numbers changes, so old run files are not reused.
 JOB_FORMAT = "denselab-arm-job/1"
 
-# Sigmoid unit counted as saturated when its output is this close to 0 or 1 (there sigma' < 0.02).
-SATURATION_MARGIN = 0.02
-
-Data = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 # ----------------------------------------------------------------------------------------- shared config
@@ -137,45 +135,6 @@ def load_data(runtime: Runtime, config: ArmConfig, scaling: str = "standardise")
             pick(mnist.test_images, mnist.test_labels, config.test_subset))
 
 
-# ------------------------------------------------------------------------------------------------- probes
-
-def grad_norms(model: nn.Sequential) -> list[float]:
-    """L2 norm of each Linear layer's weight gradient (input layer first); NaN where there is none."""
-    grads = [l.weight.grad for l in linear_layers(model)]
-    if any(g is None for g in grads):
-        return [float(g.norm()) if g is not None else math.nan for g in grads]
-    return torch.stack([g.norm() for g in grads]).tolist()  # one device sync for all layers
-
-
-@torch.no_grad()
-def activation_stats(model: nn.Sequential, x: torch.Tensor, activation: str) -> dict[str, list[float]]:
-    """Statistics of every hidden layer's output on the probe batch `x` (N, 784), model in eval mode.
-
-    `mean`, `std` over units and images; sigmoid nets add `saturated` (fraction of outputs within
-    SATURATION_MARGIN of 0 or 1), ReLU nets add `dead` (fraction of units that are zero for every probe image)
-    and `zero` (fraction of outputs that are exactly zero)."""
-    was_training = model.training
-    model.eval()
-    hidden = layer_outputs(model, x)[:-1]  # each (N, width); the last block's output is the logits
-    model.train(was_training)
-    stats: dict[str, list[float]] = {"mean": [float(a.mean()) for a in hidden],
-                                     "std": [float(a.std()) for a in hidden]}
-    if activation == "sigmoid":
-        stats["saturated"] = [float(((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean())
-                              for a in hidden]
-    if activation == "relu":
-        stats["dead"] = [float((a <= 0).all(dim=0).float().mean()) for a in hidden]
-        stats["zero"] = [float((a <= 0).float().mean()) for a in hidden]
-    return stats
-
-
-def probe_steps(total_steps: int) -> dict[int, str]:
-    """0-based global steps to probe -> label: the first step, step 10, the middle and the last step."""
-    points = {0: "step 1", min(9, total_steps - 1): "step 10", total_steps // 2: "middle",
-              total_steps - 1: "end"}
-    return dict(sorted(points.items()))
-
-
 # --------------------------------------------------------------------------------------------------- jobs
 
 @dataclass(frozen=True)
@@ -243,72 +202,46 @@ def build_model(job: Job) -> nn.Sequential:
     return build_mlp(job.widths, job.activation, job.init, job.dropout, init_std=job.init_std)
 
 
-def build_optimizer(job: Job, model: nn.Module) -> torch.optim.Optimizer:
-    """The job's optimiser: `sgd` is plain SGD (no momentum, no weight decay); lr None = the torch default."""
-    kwargs = {} if job.lr is None else {"lr": job.lr}
-    return make_optimizer(job.optimizer, model.parameters(), **kwargs)
+def group_key(job: Job) -> tuple:
+    """What the jobs trained together share: widths, batch size, epochs, the data (subsets and their seed) and
+    what is measured (eval mode train curves, probe size, traced steps)."""
+    return (tuple(job.widths), job.batch_size, job.epochs, job.train_subset, job.test_subset, job.data_seed,
+            job.eval_train, job.probe_size, job.trace_steps)
 
 
-def train_job(job: Job, data: Data, runtime: Runtime, desc: str = "train") -> dict[str, Any]:
-    """Train one arm at one seed as `job` says and return its result (curves, probes, trace, divergence)."""
-    (x_tr, y_tr), test = data
-    gen = seed_everything(job.seed)  # init and dropout masks from the global RNG, data order from gen
-    model = build_model(job).to(runtime.device)
-    optimizer = build_optimizer(job, model)
-    loss_fn = nn.functional.cross_entropy
+def group_jobs(jobs: Sequence[Job], max_size: int | None = None) -> list[list[Job]]:
+    """The jobs as groups that `train_group` trains together: jobs with the same `group_key`, in order of first
+    appearance, each group in the jobs' order and cut into pieces of at most `max_size` (None: no limit).
 
-    init_train = evaluate(model, x_tr, y_tr, loss_fn)
-    init_test = evaluate(model, *test, loss_fn)
-    steps_per_epoch = math.ceil(len(x_tr) / job.batch_size)
-    points = probe_steps(job.epochs * steps_per_epoch)
-    probe_x = x_tr[: job.probe_size]
-    probes: list[dict[str, Any]] = []
-    trace: dict[str, list] = {"loss": [], "grad_norm": []}
-    # per-layer gradient norms of the latest step, and of the latest step where all of them were finite
-    last: dict[str, Any] = {"grad_norm": [], "finite_step": None, "finite_grad_norm": []}
+    One group per shape is the fastest on one machine (docs/BENCHMARKS.md: batched training); an executor
+    with many cores may ask for smaller groups to keep them all busy."""
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(group_key(job), []).append(job)
+    out = []
+    for group in groups.values():
+        size = max_size if max_size and max_size > 0 else len(group)
+        out += [group[i:i + size] for i in range(0, len(group), size)]
+    return out
 
-    def on_step(epoch: int, step: int, loss: torch.Tensor) -> None:
-        # called after optimizer.step(): .grad still holds this step's gradients. Six norms per step cost
-        # little next to the step itself, and the last ones are what a diverging run reports.
-        g = (epoch - 1) * steps_per_epoch + step
-        norms = grad_norms(model)
-        last["grad_norm"] = norms
-        if all(math.isfinite(n) for n in norms):
-            last.update(finite_step=g + 1, finite_grad_norm=norms)
-        if g < job.trace_steps:
-            trace["loss"].append(float(loss))
-            trace["grad_norm"].append(norms)
-        if g in points:
-            probes.append({"label": points[g], "step": g + 1, "epoch": epoch, "loss": float(loss),
-                           "grad_norm": norms,
-                           "activation": activation_stats(model, probe_x, job.activation)})
 
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    hist = fit(model, optimizer, (x_tr, y_tr), test, epochs=job.epochs, batch_size=job.batch_size,
-               loss_fn=loss_fn, generator=gen, eval_train=job.eval_train, on_step=on_step,
-               quiet=runtime.quiet, desc=desc)
-    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
-    diverged_at = None
-    if hist.diverged and hist.diverged_at is not None:
-        d = hist.diverged_at
-        diverged_at = {**d, "global_step": (d["epoch"] - 1) * steps_per_epoch + d["step"] + 1,
-                       "fractional_epoch": d["epoch"] - 1 + d["step"] / steps_per_epoch,
-                       # per-layer weight-gradient norms of the step before the blow-up (null: overflowed to
-                       # inf), and of the last step whose gradients were all finite
-                       "last_grad_norm": last["grad_norm"], "last_finite_grad_step": last["finite_step"],
-                       "last_finite_grad_norm": last["finite_grad_norm"]}
-    return {
-        "train_loss": hist.train_loss, "train_accuracy": hist.train_accuracy,
-        "test_loss": hist.test_loss, "test_accuracy": hist.test_accuracy,
-        "initial": {"train_loss": init_train[0], "train_accuracy": init_train[1],
-                    "test_loss": init_test[0], "test_accuracy": init_test[1]},
-        "diverged": hist.diverged, "diverged_at": diverged_at,
-        "epochs_completed": hist.epochs - (1 if hist.diverged else 0),
-        "steps_per_epoch": steps_per_epoch, "train_size": len(x_tr), "test_size": len(test[0]),
-        "probes": probes, "trace": trace,
-        # wall and CPU (all threads) seconds of the training loop; CPU time is the fairer number on a busy machine
-        "epoch_seconds": hist.epoch_seconds, "train_seconds": seconds, "train_cpu_seconds": cpu_seconds,
-    }
+def train_group(jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "train") -> list[dict[str, Any]]:
+    """Train jobs that share a `group_key` as one batched computation (`training.batched.fit_group`); one
+    result per job, in order: curves, initial metrics, probes, trace, divergence, timings. Each job keeps its
+    own initialisation, data order, dropout masks, optimiser state and divergence; a group of one is the
+    single-run path."""
+    keys = {group_key(job) for job in jobs}
+    if len(keys) != 1:
+        raise ValueError(f"train_group needs jobs that share widths, batch size, epochs and data; got {len(keys)} kinds")
+    j0 = jobs[0]
+    n_layers = len(j0.widths) - 1
+    members = [Member(activation=j.activation, init=j.init, init_std=j.init_std,
+                      dropout=(tuple(float(p) for p in j.dropout) if isinstance(j.dropout, (tuple, list))
+                               else (float(j.dropout),) * n_layers),
+                      optimizer=j.optimizer, lr=j.lr, seed=j.seed) for j in jobs]
+    shape = Shape(widths=tuple(j0.widths), epochs=j0.epochs, batch_size=j0.batch_size, eval_train=j0.eval_train,
+                  probe_size=j0.probe_size, trace_steps=j0.trace_steps)
+    return fit_group(members, shape, data, runtime.device, quiet=runtime.quiet, desc=desc)
 
 
 def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
@@ -317,28 +250,31 @@ def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
     (the run file's record as JSON reads it back).
 
     A run file is reused only when its stored spec equals the job's spec; anything else (missing, unreadable,
-    another spec) is trained again. Data is loaded only if some job needs training."""
+    another spec) is trained again, in groups (`group_jobs`, `train_group`); each job's file is written as its
+    group returns. Data is loaded only if some job needs training."""
     runs_dir = Path(runs_dir)
-    data: list[Data] = []
-    done = []
-    for i, job in enumerate(jobs, start=1):
-        name, spec = job.name, job.spec()
-        path = runs_dir / f"{name}.json"
-        stored = _read_run(path)
-        if stored is not None and stored.get("spec") == spec:
-            done.append({**stored, "reused": True})
-            if not runtime.quiet:
-                print(f"  [{i}/{len(jobs)}] {name}: finished earlier, reusing {path}", file=sys.stderr)
-            continue
-        if not data:
-            data.append(data_fn())
+    done: dict[str, dict[str, Any]] = {}
+    todo = []
+    for job in jobs:
+        stored = _read_run(runs_dir / f"{job.name}.json")
+        if stored is not None and stored.get("spec") == job.spec():
+            done[job.name] = {**stored, "reused": True}
+        else:
+            todo.append(job)
+    if done and not runtime.quiet:
+        print(f"  {len(done)} of {len(jobs)} jobs finished earlier: reusing their files in {runs_dir}",
+              file=sys.stderr)
+    groups = group_jobs(todo)
+    data = data_fn() if groups else None
+    for k, group in enumerate(groups, start=1):
+        desc = f"[group {k}/{len(groups)}: {len(group)} runs]"
         if not runtime.quiet:
-            print(f"  [{i}/{len(jobs)}] {name}", file=sys.stderr, flush=True)
-        result = train_job(job, data[0], runtime, desc=f"[{i}/{len(jobs)}] {name}")
-        record = {"format": JOB_FORMAT, "name": name, "spec": spec, "result": result}
-        write_json(path, record)
-        done.append({**json_roundtrip(record), "reused": False})
-    return done
+            print(f"  {desc} {' '.join(job.name for job in group)}", file=sys.stderr, flush=True)
+        for job, result in zip(group, train_group(group, data, runtime, desc=desc)):
+            record = {"format": JOB_FORMAT, "name": job.name, "spec": job.spec(), "result": result}
+            write_json(runs_dir / f"{job.name}.json", record)
+            done[job.name] = {**json_roundtrip(record), "reused": False}
+    return [done[job.name] for job in jobs]
 
 
 def _read_run(path: Path) -> dict[str, Any] | None:
