@@ -17,7 +17,8 @@ from denselab.config import Runtime
 from denselab.models.mlp import Dropout, build_mlp
 from denselab.training import History, make_optimizer
 
-KEYS = ["peak_gflops", "train_gflops", "train_to_peak_ratio", "mnist_epochs_to_98_5", "mnist_seconds_to_98_5",
+KEYS = ["peak_gflops", "train_gflops", "train_to_peak_ratio", "optim_train_to_peak_ratio",
+        "dropout_train_to_peak_ratio", "mnist_epochs_to_98_5", "mnist_seconds_to_98_5",
         "denoise_realtime_factor", "suite_seconds", "machine"]
 
 
@@ -38,6 +39,10 @@ def test_tiny_bench_writes_every_key(tmp_path, data_dir, speech_dir, one_thread,
         assert key in result, key
     assert result["peak_gflops"] > 0 and result["train_gflops"] > 0
     assert result["train_to_peak_ratio"] == pytest.approx(result["train_gflops"] / result["peak_gflops"])
+    for study, runs in (("optim", 10), ("dropout", 4)):  # the study's whole batched group, against the same peak
+        arm = result["arm_training"][study]
+        assert arm["group_size"] == runs and arm["window_flops"] > 0 and len(arm["widths"]) == 4  # bench.TINY_ARMS
+        assert result[f"{study}_train_to_peak_ratio"] == pytest.approx(arm["gflops"] / result["peak_gflops"])
     assert (result["mnist_epochs_to_98_5"] is None) == (result["mnist_seconds_to_98_5"] is None)
     assert len(result["mnist"]["test_accuracy"]) == result["mnist"]["epochs"] == 1
     assert result["suite_seconds"] is None

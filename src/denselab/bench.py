@@ -10,6 +10,7 @@ OUT/bench.json; docs/BENCHMARKS.md explains every key.
 | `peak_gflops` | SGEMM GFLOP/s on every GEMM of a Study-1 training step (forward, grad-input, grad-weight) |
 | `train_gflops` | 6 x parameters x images / second of Study 1's own training code, steady state |
 | `train_to_peak_ratio` | `train_gflops / peak_gflops` |
+| `optim_train_to_peak_ratio`, `dropout_train_to_peak_ratio` | the same for Studies 3 and 4 (whole batched group) |
 | `mnist_epochs_to_98_5`, `mnist_seconds_to_98_5` | full preset, test accuracy after each epoch (null: never) |
 | `denoise_realtime_factor` | seconds of audio per second of `denoise apply` |
 | `suite_seconds` | with `--suite`: wall seconds of each study's full preset and of the report |
@@ -35,7 +36,7 @@ from denselab.config import Runtime, run_record
 from denselab.data.mnist import NUM_CLASSES
 from denselab.errors import DenselabError
 from denselab.io import read_json, write_json
-from denselab.models.mlp import count_parameters
+from denselab.models.mlp import build_mlp, count_parameters
 from denselab.report import build_report
 from denselab.runner import REGISTRY, TINY, run_study, study_config
 
@@ -211,6 +212,78 @@ def measure_training(study, config, data, device: str, windows: int, steps: int,
     }
 
 
+# ----------------------------------------------------------------------------------- Studies 3 and 4
+
+ARM_STUDIES = ("optim", "dropout")
+ARM_WINDOW_STEPS = {"optim": 24, "dropout": 8}  # batches per window epoch: seconds for the study's whole group
+TINY_ARMS = {"hidden_width": 32, "hidden_layers": 2, "seeds": 1, "lr_sweep": False}
+
+
+def arm_window(name: str, runtime: Runtime, seed: int, steps: int, tiny: bool = False):
+    """The group the study's full preset trains together (its largest), cut to a window: 2 epochs of `steps`
+    batches, test images and probe images cut in the study's own proportions (test : train images as in the
+    preset; probe images per step as over the whole study), and its data. Returns (jobs, data, details)."""
+    from denselab.studies import arms
+
+    module = REGISTRY[name].module
+    config = study_config(name, "full", {"seed": seed, **({k: v for k, v in TINY_ARMS.items()
+                                                           if hasattr(module.Config, k)} if tiny else {})})
+    jobs = module.jobs(config)
+    jobs = [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs  # optim: (main, sweep)
+    group = max(arms.group_jobs(jobs), key=len)
+    j0 = group[0]
+    train_size, test_size = j0.train_subset or 60000, j0.test_subset or 10000
+    study_steps = j0.epochs * math.ceil(train_size / j0.batch_size)
+    n_train = steps * j0.batch_size
+    n_test = max(1, round(n_train * test_size / train_size))
+    probe = max(1, round(j0.probe_size * 2 * steps / study_steps))
+    window = [dataclasses.replace(j, epochs=2, train_subset=n_train, test_subset=n_test, probe_size=probe,
+                                  trace_steps=min(j.trace_steps, 2 * steps)) for j in group]
+    data = arms.load_data(runtime, dataclasses.replace(config, train_subset=n_train, test_subset=n_test))
+    return window, data, {"group_size": len(group), "widths": list(j0.widths), "batch_size": j0.batch_size,
+                          "steps_per_window": steps, "train_images": n_train, "test_images": n_test,
+                          "eval_train": j0.eval_train, "probe_size": probe,
+                          "parameters": count_parameters(build_mlp(j0.widths))}
+
+
+def arm_window_run(window, data, runtime: Runtime, parameters: int) -> tuple[float, float]:
+    """(seconds, FLOPs) of the window's second epoch, trained by the study's own code (`arms.train_group`):
+    6 x parameters x training images + 2 x parameters x images per evaluation pass, for the runs that did not
+    diverge (a diverged run stops training in the study too)."""
+    from denselab.studies import arms
+
+    results = arms.train_group(window, data, dataclasses.replace(runtime, quiet=True))
+    seconds = sum(r["epoch_seconds"][1] for r in results if len(r["epoch_seconds"]) > 1)  # shares of one epoch
+    n_train, n_test = len(data[0][0]), len(data[1][0])
+    per_run = parameters * (6 * n_train + 2 * n_test + (2 * n_train if window[0].eval_train else 0))
+    return seconds, per_run * sum(not r["diverged"] for r in results)
+
+
+def measure_arm_studies(result: dict[str, Any], runtime: Runtime, seed: int, windows: int,
+                        tiny: bool = False) -> dict[str, Any]:
+    """`<study>_train_to_peak_ratio` for Studies 3 and 4: the best of `windows` window runs, each between two
+    more blocks of the Study-1 GEMM peak; the peak (and `train_to_peak_ratio`) is then the best of all blocks."""
+    steps = result["train"]["steps_per_window"]
+    gemms = step_gemms(result["train"]["widths"], result["train"]["batch_size"], runtime.device)
+    blocks = result["peak"]["block_seconds"]
+    details: dict[str, Any] = {}
+    for name in ARM_STUDIES:
+        window, data, info = arm_window(name, runtime, seed, 2 if tiny else ARM_WINDOW_STEPS[name], tiny)
+        seconds, flops = [], math.nan
+        for i in range(windows):
+            _log(runtime, f"{name}: peak and training window {i + 1}/{windows} ({len(window)} runs batched)")
+            blocks.append(time_gemm_steps(gemms, steps, runtime.device))
+            s, flops = arm_window_run(window, data, runtime, info["parameters"])
+            seconds.append(s)
+        blocks.append(time_gemm_steps(gemms, steps, runtime.device))
+        details[name] = {**info, "window_seconds": seconds, "window_flops": flops,
+                         "gflops": flops / min(seconds) / 1e9 if min(seconds) > 0 else math.nan}
+    peak = result["peak"]["gemm_step_flops"] * steps / min(blocks) / 1e9
+    out = {"peak_gflops": peak, "train_to_peak_ratio": result["train_gflops"] / peak, "arm_training": details}
+    out.update({f"{name}_train_to_peak_ratio": d["gflops"] / peak for name, d in details.items()})
+    return out
+
+
 def time_to_accuracy(study, config, data, device: str, quiet: bool,
                      target: float = TARGET_ACCURACY) -> dict[str, Any]:
     """Train with the full recipe; the first epoch whose test accuracy reaches `target` and the wall
@@ -312,6 +385,8 @@ ROWS = [  # (key, label, format)
     ("peak_gflops", "SGEMM peak on the net's shapes (GFLOP/s)", "{:.1f}"),
     ("train_gflops", "training, steady state (GFLOP/s)", "{:.1f}"),
     ("train_to_peak_ratio", "training / peak", "{:.3f}"),
+    ("optim_train_to_peak_ratio", "Study 3 training / peak (batched)", "{:.3f}"),
+    ("dropout_train_to_peak_ratio", "Study 4 training / peak (batched)", "{:.3f}"),
     ("mnist_epochs_to_98_5", "MNIST epochs to 98.5 %", "{}"),
     ("mnist_seconds_to_98_5", "MNIST seconds to 98.5 %", "{:.1f}"),
     ("denoise_realtime_factor", "denoise apply (x real time)", "{:.0f}"),
@@ -351,6 +426,7 @@ def run_bench(out_dir: str | os.PathLike, runtime: Runtime, suite: bool = False,
     _log(runtime, "loading MNIST")
     data = study.load_data(config, runtime.data_dir, runtime.device)
     result.update(measure_training(study, config, data, runtime.device, windows, steps, runtime))
+    result.update(measure_arm_studies(result, runtime, seed, min(windows, 3), tiny=_tiny))
     _log(runtime, f"full-preset MNIST run ({config.epochs} epochs) to {TARGET_ACCURACY:.1%}")
     result.update(time_to_accuracy(study, config, data, runtime.device, runtime.quiet))
     del data
