@@ -113,9 +113,11 @@ def test_batched_updates_are_torch_sgd_and_adam_per_run():
 
 
 def test_jobs_of_one_shape_form_one_group_in_order():
-    main, sweep = optim.jobs(optim.Config())
-    assert arms.group_jobs(main + sweep) == [main + sweep]
-    assert [len(g) for g in arms.group_jobs(main + sweep, max_size=16)] == [16, 16, 8]
-    drop = dropout.jobs(dropout.Config())
+    main, sweep = optim.jobs(optim.Config())  # 40 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20 a group
+    assert arms.group_jobs(main + sweep) == [(main + sweep)[:20], (main + sweep)[20:]]
+    assert [len(g) for g in arms.group_jobs(main + sweep, max_size=16)] == [13, 14, 13]
+    drop = dropout.jobs(dropout.Config())  # 12 runs of 5x1024: at most 8 a group
     short = [arms.make_job(dropout.Config(epochs=3), "dropout", "relu-he", 0, optimizer="adam", eval_train=True)]
-    assert arms.group_jobs(drop + short) == [drop, short]
+    assert arms.group_jobs(drop + short) == [drop[:6], drop[6:], short]
+    small = optim.jobs(optim.Config(hidden_width=64))[0]
+    assert arms.group_jobs(small) == [small]

@@ -35,7 +35,7 @@ from denselab.models.mlp import ACTIVATIONS, build_mlp, linear_layers
 # Sigmoid unit counted as saturated when its output is this close to 0 or 1 (there sigma' < 0.02).
 SATURATION_MARGIN = 0.02
 ADAM_DEFAULTS = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}  # torch.optim.Adam's
-EVAL_ROWS = 8192  # images x runs per evaluation chunk: (G, rows / G, width) activations stay cache-sized
+EVAL_ROWS = 6144  # images x runs per evaluation chunk: (G, rows / G, width) activations stay below 32 MiB
 
 Data = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
