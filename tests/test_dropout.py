@@ -90,7 +90,7 @@ def _quick_dropout(out, data_dir) -> tuple[list[str], dict[str, str]]:
     """(argv, env) of a short `denselab dropout` run in a child process (signals need a real process)."""
     cmd = [sys.executable, "-m", "denselab", "dropout", "--preset", "quick", "--out", str(out), "--quiet",
            "--data-dir", str(data_dir), "--device", "cpu", "--epochs", "1", "--train-subset", "1000",
-           "--test-subset", "1000"]
+           "--test-subset", "1000", "--group-size", "2"]  # 2 groups: the kill lands between their files
     return cmd, {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
 

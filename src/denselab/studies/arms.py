@@ -63,6 +63,9 @@ class ArmConfig:
     """Training images the activation statistics are measured on."""
     trace_steps: int = 100
     """Steps at the start of each run whose loss and per-layer gradient norms are recorded one by one."""
+    group_size: int = 0
+    """Runs trained together as one batched computation, at most (0: every run of a shape, up to 32 MiB per
+    stacked layer); each run's results do not depend on it, a group's run files are written when it ends."""
 
 
 def widths(config: ArmConfig) -> list[int]:
@@ -81,6 +84,8 @@ def validate_common(config: ArmConfig, allowed_arms: Sequence[str], positive: Se
     check_positive(config, ("seeds", "epochs", "batch_size", "hidden_layers", "hidden_width", "probe_size",
                             *positive))
     check_subsets(config)
+    if config.group_size < 0:
+        raise DenselabError(f"--group-size must be 0 (as large as fits) or more, got {config.group_size}")
 
 
 # ------------------------------------------------------------------------------------------- config checks
@@ -203,10 +208,10 @@ def build_model(job: Job) -> nn.Sequential:
 
 
 def group_key(job: Job) -> tuple:
-    """What the jobs trained together share: widths, batch size, epochs, the data (subsets and their seed) and
-    what is measured (eval mode train curves, probe size, traced steps)."""
+    """What the jobs trained together share: widths, batch size, epochs, the data (subsets, their seed, the pixel
+    scaling) and what is measured (eval mode train curves, probe size, traced steps)."""
     return (tuple(job.widths), job.batch_size, job.epochs, job.train_subset, job.test_subset, job.data_seed,
-            job.eval_train, job.probe_size, job.trace_steps)
+            job.eval_train, job.probe_size, job.trace_steps, job.input_scaling)
 
 
 # Largest per-layer stacked weight (bytes) of a group. glibc hands blocks above 32 MiB (its largest mmap
@@ -257,13 +262,13 @@ def train_group(jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "
 
 
 def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
-             runtime: Runtime) -> list[dict[str, Any]]:
+             runtime: Runtime, group_size: int = 0) -> list[dict[str, Any]]:
     """Run every job not already finished in `runs_dir`; return `{"name", "spec", "result", "reused"}` per job
     (the run file's record as JSON reads it back).
 
     A run file is reused only when its stored spec equals the job's spec; anything else (missing, unreadable,
-    another spec) is trained again, in groups (`group_jobs`, `train_group`); each job's file is written as its
-    group returns. Data is loaded only if some job needs training."""
+    another spec) is trained again, in groups of at most `group_size` (0: no limit; `group_jobs`, `train_group`);
+    each job's file is written as its group returns. Data is loaded only if some job needs training."""
     runs_dir = Path(runs_dir)
     done: dict[str, dict[str, Any]] = {}
     todo = []
@@ -276,7 +281,7 @@ def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
     if done and not runtime.quiet:
         print(f"  {len(done)} of {len(jobs)} jobs finished earlier: reusing their files in {runs_dir}",
               file=sys.stderr)
-    groups = group_jobs(todo)
+    groups = group_jobs(todo, group_size or None)
     data = data_fn() if groups else None
     for k, group in enumerate(groups, start=1):
         desc = f"[group {k}/{len(groups)}: {len(group)} runs]"
