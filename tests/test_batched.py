@@ -46,7 +46,7 @@ def data(data_dir):
 def _jobs() -> list[arms.Job]:
     config = optim.Config(hidden_width=48, hidden_layers=3, epochs=2, train_subset=640, test_subset=320,
                           probe_size=64, trace_steps=6)
-    main, sweep = optim.jobs(config)
+    main, sweep, _ = optim.jobs(config)
     # every arm under both optimisers, one seed each, plus lr 1e3 that blows ReLU + He up within the first epoch
     picked = [j for j in main if j.seed == 0][::2] + [j for j in sweep][:2]
     blow = [arms.make_job(config, "optim", "relu-he", 5, optimizer="sgd", lr=1e3)]
@@ -113,11 +113,12 @@ def test_batched_updates_are_torch_sgd_and_adam_per_run():
 
 
 def test_jobs_of_one_shape_form_one_group_in_order():
-    main, sweep = optim.jobs(optim.Config())  # 40 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20 a group
-    assert arms.group_jobs(main + sweep) == [(main + sweep)[:20], (main + sweep)[20:]]
+    main, sweep, check = optim.jobs(optim.Config())  # 40 + 5 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20
+    assert check and {j.input_scaling for j in check}.isdisjoint({j.input_scaling for j in main})  # other data
+    assert arms.group_jobs(main + sweep + check) == [(main + sweep)[:20], (main + sweep)[20:], check]
     assert [len(g) for g in arms.group_jobs(main + sweep, max_size=16)] == [13, 14, 13]
     drop = dropout.jobs(dropout.Config())  # 12 runs of 5x1024: at most 8 a group
     short = [arms.make_job(dropout.Config(epochs=3), "dropout", "relu-he", 0, optimizer="adam", eval_train=True)]
     assert arms.group_jobs(drop + short) == [drop[:6], drop[6:], short]
-    small = optim.jobs(optim.Config(hidden_width=64))[0]
+    small = optim.jobs(optim.Config(hidden_width=64))[0]  # 30 runs, 8 x 64 x 784 B a layer: one group
     assert arms.group_jobs(small) == [small]

@@ -229,7 +229,7 @@ def arm_window(name: str, runtime: Runtime, seed: int, steps: int, tiny: bool = 
     config = study_config(name, "full", {"seed": seed, **({k: v for k, v in TINY_ARMS.items()
                                                            if hasattr(module.Config, k)} if tiny else {})})
     jobs = module.jobs(config)
-    jobs = [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs  # optim: (main, sweep)
+    jobs = [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs  # optim: (main, sweep, check)
     group = max(arms.group_jobs(jobs), key=len)
     j0 = group[0]
     train_size, test_size = j0.train_subset or 60000, j0.test_subset or 10000
@@ -239,7 +239,8 @@ def arm_window(name: str, runtime: Runtime, seed: int, steps: int, tiny: bool = 
     probe = max(1, round(j0.probe_size * 2 * steps / study_steps))
     window = [dataclasses.replace(j, epochs=2, train_subset=n_train, test_subset=n_test, probe_size=probe,
                                   trace_steps=min(j.trace_steps, 2 * steps)) for j in group]
-    data = arms.load_data(runtime, dataclasses.replace(config, train_subset=n_train, test_subset=n_test))
+    data = arms.load_data(runtime, dataclasses.replace(config, train_subset=n_train, test_subset=n_test),
+                          j0.input_scaling)
     return window, data, {"group_size": len(group), "widths": list(j0.widths), "batch_size": j0.batch_size,
                           "steps_per_window": steps, "train_images": n_train, "test_images": n_test,
                           "eval_train": j0.eval_train, "probe_size": probe,
