@@ -235,7 +235,7 @@ def mutate(value, tp):
     if isinstance(value, float):
         return value * 2 + 0.05
     if isinstance(value, (tuple, list)):
-        return tuple(value[:-1]) if len(value) > 1 else tuple(value) * 2
+        return tuple(value[:-1]) if len(value) > 1 else tuple(value) * 2 if value else (2,)
     if isinstance(value, str):
         return value + "x"
     raise TypeError(tp)

@@ -58,9 +58,11 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
     ema = cfg.get("ema_decay") or 0
     feats = cfg.get("features", "log")
     pitches = [f for f in cfg.get("pitch_factors") or [] if f != 1]
+    formants = cfg.get("formant_factors") or []
     voices = (f" Voice copies: the clean speech pitch-shifted by × {num(pitches)} with its spectral envelope "
-              f"scaled by × {num(cfg.get('formant_factors'))} join the speech that remixing draws from."
-              if pitches else "")
+              f"scaled by × {num(formants)} join the speech that remixing draws from." if pitches else
+              f" No pitch-shifted voice copies (formant factors × {num(formants)} unused)."
+              if list(formants) != [1.0] else "")
     loss = ("the mean over frames of log10 of each frame's error energy (a segmental SNR: quiet and loud frames "
             "weigh alike) of the magnitude" if cfg.get("loss") == "seglog" else "the squared error of the magnitude")
     ema_text = f"Validation uses an exponential moving average of the weights (decay {num(ema)} per step). " if ema else ""
