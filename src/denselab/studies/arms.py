@@ -249,7 +249,8 @@ def train_group(jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "
     single-run path."""
     keys = {group_key(job) for job in jobs}
     if len(keys) != 1:
-        raise ValueError(f"train_group needs jobs that share widths, batch size, epochs and data; got {len(keys)} kinds")
+        raise ValueError(f"train_group needs jobs that share widths, batch size, epochs and data; "
+                         f"got {len(keys)} kinds")
     j0 = jobs[0]
     n_layers = len(j0.widths) - 1
     members = [Member(activation=j.activation, init=j.init, init_std=j.init_std,

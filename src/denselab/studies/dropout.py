@@ -84,7 +84,8 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     validate(config)
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    done = arms.run_jobs(jobs(config), out_dir / "runs", lambda: arms.load_data(runtime, config), runtime, config.group_size)
+    done = arms.run_jobs(jobs(config), out_dir / "runs", lambda: arms.load_data(runtime, config), runtime,
+                         config.group_size)
     runs = []
     for job in done:
         entry = arms.run_entry(job, ("activation", "init", "seed"))

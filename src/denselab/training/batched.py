@@ -201,13 +201,18 @@ class _Stack:
         self.steps += 1
         params = self.w + self.b
         for (opt, lr), s, e in self.opt_segments:
-            ps = [p[s:e] for p in params]
-            gs = [p.grad[s:e] for p in params]
+            # one tensor per run and layer, never a slice of several runs: an elementwise kernel splits each
+            # tensor into vector lanes and a scalar tail, whose roundings differ, so a run's bits would depend
+            # on where its elements fall in a longer tensor, i.e. on the group
+            def rows(ts: list[torch.Tensor]) -> list[torch.Tensor]:
+                return [t[r] for t in ts for r in range(s, e)]
+
+            ps, gs = rows(params), rows([p.grad for p in params])
             if opt == "sgd":
                 torch._foreach_add_(ps, gs, alpha=-(1.0 if lr is None else lr))
             elif opt == "adam":
                 steps = [torch.tensor(float(self.steps - 1)) for _ in ps]  # adam() adds 1 before using it
-                torch_adam.adam(ps, gs, [t[s:e] for t in self.exp_avg], [t[s:e] for t in self.exp_avg_sq], [],
+                torch_adam.adam(ps, gs, rows(self.exp_avg), rows(self.exp_avg_sq), [],
                                 steps, fused=True, amsgrad=False, beta1=ADAM_DEFAULTS["beta1"],
                                 beta2=ADAM_DEFAULTS["beta2"], lr=ADAM_DEFAULTS["lr"] if lr is None else lr,
                                 weight_decay=0.0, eps=ADAM_DEFAULTS["eps"], maximize=False)
