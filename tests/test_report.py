@@ -95,7 +95,7 @@ def test_notebook_runs_and_shows_the_code_that_ran(report: Path) -> None:
     said = "".join(o.get("text", "") for c in shown for o in c.outputs)
     assert "DIFFERS" not in said and said.count("identical to the installed") == len(sources.all_names())
     # at least one function that trained or evaluated each problem's model
-    for name in ("train_classifier", "train_variant", "denoise_signal", "train_job", "evaluate"):
+    for name in ("train_classifier", "train_variant", "denoise_signal", "fit_group", "evaluate_group"):
         assert f"def {name}(" in "".join(c.source for c in shown)
     assert not list(report.glob(".*.tmp")), "atomic writes leave no temp files"
 

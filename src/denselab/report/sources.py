@@ -70,31 +70,32 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
     },
     "optim": {
         "3.1": [
-            ("One job = one arm under one optimiser at one seed: the net and the optimiser it gets.",
-             ("denselab.studies.arms.build_model", "denselab.studies.arms.build_optimizer")),
+            ("One job = one arm under one optimiser at one seed. Jobs that share a shape are grouped and trained "
+             "together, each keeping its own initialisation, data order, dropout masks and optimiser state.",
+             ("denselab.studies.arms.group_jobs", "denselab.studies.arms.train_group")),
             ("The initialisers.", ("denselab.models.mlp.init_variance",)),
             ("The jobs of the study: every arm under every optimiser and seed, plus the learning-rate sweep.",
              ("denselab.studies.optim.jobs",)),
         ],
         "3.4": [
-            ("Training one job: the shared loop, with the gradient norms and activation statistics recorded "
-             "on the way.",
-             ("denselab.studies.arms.train_job",)),
+            ("Training a group: one batched step per batch for every run in it, each run's own divergence check, "
+             "and the gradient norms and activation statistics recorded on the way.",
+             ("denselab.training.batched.fit_group",)),
         ],
     },
     "dropout": {
         "4.2": [
-            ("Where dropout goes: the rate on each weight layer's input, and the layer that applies it (torch's "
-             "dropout with a cheaper random mask: in training mode only, kept units scaled by 1/(1 − p)).",
-             ("denselab.models.mlp.dropout_rates", "denselab.models.mlp.Dropout")),
-            ("The jobs: each arm without and with dropout, every seed; each is trained by the same "
-             "`train_job` as Problem 3.",
+            ("Where dropout goes: the rate on each weight layer's input.",
+             ("denselab.models.mlp.dropout_rates",)),
+            ("The jobs: each arm without and with dropout, every seed. They are trained by the same grouped code "
+             "as Problem 3 (`fit_group`), whose forward pass applies each run's own dropout mask in training mode "
+             "only, kept units scaled by 1/(1 − p).",
              ("denselab.studies.dropout.jobs",)),
         ],
         "4.3": [
-            ("Every epoch's train and test numbers come from `evaluate`, which puts the net in eval mode: dropout "
-             "off, so both curves measure the same network.",
-             ("denselab.training.loop.evaluate",)),
+            ("Every epoch's train and test numbers come from `evaluate_group`, which runs the nets without "
+             "dropout, so both curves measure the same network.",
+             ("denselab.training.batched.evaluate_group",)),
         ],
     },
 }
