@@ -131,8 +131,9 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
     started with one executor resumes with the other, and neither changes which results --out holds."""
     g = parser.add_argument_group("where the training jobs run (optim, dropout; not part of the config)")
     g.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local = in this process, one job after another; ray = each job a Ray task on a Ray "
-                        "cluster, many at once (needs `pip install 'denselab[ray]'`) [default: local]")
+                   help="local = in this process, one batched group of runs after another; ray = groups cut so "
+                        "that every slot of a Ray cluster (its CPUs / --threads-per-job) gets one, each group a "
+                        "Ray task, many at once (needs `pip install 'denselab[ray]'`) [default: local]")
     g.add_argument("--ray-address", metavar="ADDR", default=None,
                    help="with --executor ray: HOST:PORT of a Ray head to join, or `auto` for the cluster this "
                         "machine belongs to (`ray start --head` / `ray start --address ...`) [default: start a "
