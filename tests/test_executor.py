@@ -55,9 +55,11 @@ def _cmd(study: str, tiny_args, out: Path, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("study", ["optim", "dropout"])
 def test_ray_run_files_equal_local_ones(study, tmp_path, data_dir, tiny_args, ray_address):
+    # the same thread count (1: Ray's default) and the same batched groups (2 runs: what Ray's 2 slots cut the
+    # 4 runs into), since both change the last bits of a run's numbers
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    assert cli.main(_cmd(study, tiny_args, local, "--threads-per-job", "1")) == 0
-    assert cli.main(_cmd(study, tiny_args, on_ray, "--executor", "ray")) == 0  # 1 thread per job: the default
+    assert cli.main(_cmd(study, tiny_args, local, "--threads-per-job", "1", "--group-size", "2")) == 0
+    assert cli.main(_cmd(study, tiny_args, on_ray, "--executor", "ray", "--group-size", "2")) == 0
     a, b = _run_files(local), _run_files(on_ray)
     assert len(a) == 4 and a == b
     cfg = [json.loads((d / "config.json").read_text()) for d in (local, on_ray)]
@@ -67,8 +69,8 @@ def test_ray_run_files_equal_local_ones(study, tmp_path, data_dir, tiny_args, ra
 
 def test_sigkill_of_the_ray_driver_then_rerun_reuses_finished_jobs(tmp_path, data_dir, tiny_args, ray_address):
     out = tmp_path / "X"
-    args = _cmd("dropout", tiny_args, out, "--epochs", "3", "--seeds", "2", "--executor", "ray",
-                "--ray-address", ray_address)
+    args = _cmd("dropout", tiny_args, out, "--epochs", "3", "--seeds", "2", "--group-size", "2", "--executor",
+                "ray", "--ray-address", ray_address)  # 4 groups on 2 slots: the kill lands between two waves
     cmd = [sys.executable, "-m", "denselab", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
