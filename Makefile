@@ -6,6 +6,8 @@ VENV ?= .venv
 # Where mnist/ and speech/ live: $DENSELAB_DATA, else ../shared/data when present, else ./data.
 DATA ?= $(or $(DENSELAB_DATA),$(if $(wildcard ../shared/data),../shared/data,data))
 PRESET ?= quick
+# extras installed with the package (CI adds `ray` so the Ray executor's tests run)
+EXTRAS ?= test
 OUT ?= runs/$(PRESET)
 
 .PHONY: install report test test-slow clean
@@ -14,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	# torch first, pinned: pip then takes the CPU build on disk instead of pulling a multi-GB CUDA build.
 	$(VENV)/bin/pip install torch==2.13.0
-	$(VENV)/bin/pip install -e '.[test]'
+	$(VENV)/bin/pip install -e '.[$(EXTRAS)]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -18,6 +18,7 @@ RANKS: dict[str, int] = {
     "denselab": 0,  # denselab/__init__
     "denselab.errors": 0,
     "denselab.io": 0,
+    "denselab.lock": 0,
     "denselab.config": 1,
     "denselab.data": 2,
     "denselab.models": 3,

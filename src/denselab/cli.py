@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from denselab import __version__
-from denselab.config import PRESET_NAMES, Runtime, default_data_dir, default_out, field_docs
-from denselab.errors import DenselabError
-from denselab.runner import REGISTRY, Study, run_study
+from denselab.config import (EXECUTORS, PRESET_NAMES, Runtime, check_runtime, default_data_dir, default_out,
+                             field_docs)
+from denselab.errors import DenselabError, RunsFailed
+from denselab.lock import out_lock
+from denselab.runner import JOB_STUDIES, REGISTRY, Study, run_study
 
 # fields that the shared options already cover
 _SHARED_FIELDS = {"seed"}
@@ -124,11 +126,40 @@ def add_shared_options(parser: argparse.ArgumentParser, command: str, study: boo
     g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Where the independent training jobs of optim and dropout run. Runtime options, not config: a folder
+    started with one executor resumes with the other, and neither changes which results --out holds."""
+    g = parser.add_argument_group("where the training jobs run (optim, dropout; not part of the config)")
+    g.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local = in this process, one batched group of runs after another; ray = groups cut so "
+                        "that every slot of a Ray cluster (its CPUs / --threads-per-job) gets one, each group a "
+                        "Ray task, many at once (needs `pip install 'denselab[ray]'`) [default: local]")
+    g.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="with --executor ray: HOST:PORT of a Ray head to join, or `auto` for the cluster this "
+                        "machine belongs to (`ray start --head` / `ray start --address ...`) [default: start a "
+                        "Ray on this machine, for this command only, bound to 127.0.0.1]")
+    g.add_argument("--threads-per-job", type=_int, metavar="N", default=None,
+                   help="torch threads per training job [default: local: all of this machine's cores "
+                        "(torch's default); ray: 1]. Why 1 on Ray: these nets are small, "
+                        "so jobs side by side, one per core, finish far sooner than one job spread over many "
+                        "threads, and a job's numbers do not depend on how many cores the cluster has. The thread "
+                        "count changes the order of float sums in matrix products, hence the last digits of a "
+                        "run's numbers; with the same count both executors write identical run files")
+
+
 def _runtime(args: argparse.Namespace) -> Runtime:
     from denselab.training import resolve_device
 
-    return Runtime(device=resolve_device(args.device), data_dir=args.data_dir or default_data_dir(),
-                   quiet=args.quiet)
+    executor = getattr(args, "executor", "local")
+    # optim/dropout on Ray with --device cuda: the tasks run on the cluster's GPUs; this machine needs none
+    remote_gpu = executor == "ray" and args.device == "cuda" and args.command_name in JOB_STUDIES
+    runtime = Runtime(device="cuda" if remote_gpu else resolve_device(args.device),
+                      data_dir=args.data_dir or default_data_dir(),
+                      quiet=args.quiet, executor=executor,
+                      ray_address=getattr(args, "ray_address", None),
+                      threads_per_job=getattr(args, "threads_per_job", None))
+    check_runtime(runtime)
+    return runtime
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -164,7 +195,8 @@ def _cmd_all(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from denselab.report import build_report
 
-    paths = build_report(args.dir, quiet=args.quiet)
+    with out_lock(args.dir, "report", create=False):
+        paths = build_report(args.dir, quiet=args.quiet)
     print(f"denselab: report written: {', '.join(map(str, paths))}")
     return 0
 
@@ -173,7 +205,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from denselab.bench import run_bench
 
     out = args.out or default_out("bench")
-    run_bench(out, _runtime(args), suite=args.suite, seed=args.seed)
+    runtime = _runtime(args)
+    with out_lock(out, "bench"):
+        run_bench(out, runtime, suite=args.suite, seed=args.seed)
     print(f"denselab: bench results in {Path(out) / 'bench.json'}")
     return 0
 
@@ -223,6 +257,8 @@ DENOISE_HELP = "Study 2: speech denoising with a fully connected net on STFT mag
 def _add_study_parser(sub, study: Study) -> argparse.ArgumentParser:
     p = sub.add_parser(study.command.split()[-1], help=study.help, description=study.help)
     add_shared_options(p, study.command)
+    if study.name in JOB_STUDIES:
+        add_executor_options(p)
     add_config_options(p, study.config_class, study.presets)
     p.set_defaults(handler=_cmd_study, study=study.name, command_name=study.command)
     return p
@@ -281,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(studies already complete there are skipped), then write OUT/report.ipynb "
                                     "and OUT/report.html.")
     add_shared_options(al, "all")
+    add_executor_options(al)
     al.set_defaults(handler=_cmd_all, command_name="all")
 
     rp = sub.add_parser("report", help="(re)build the report from results already in DIR; trains nothing",
@@ -313,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"denselab: error: {e}", file=sys.stderr)
         return 2
+    except RunsFailed as e:
+        print(f"denselab: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
         hint = (f"run the same command again with --out {out} to resume" if out

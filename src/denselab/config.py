@@ -25,11 +25,15 @@ from denselab.errors import DenselabError
 from denselab.io import json_roundtrip, read_json, write_json
 
 PRESET_NAMES = ("quick", "full")
+EXECUTORS = ("local", "ray")  # where the training jobs of optim and dropout run (denselab.studies.executor)
+RAY_INSTALL_HINT = "--executor ray needs Ray: pip install 'denselab[ray]'"
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """How and where a study runs; none of this changes the numbers a study produces."""
+    """How and where a study runs; none of it is part of a study's config (so none of it changes which results
+    a folder holds, or resumes). The numbers depend on nothing here but the torch thread count: it changes the
+    order of float sums in matrix products, so the last bits of a run's numbers (see `threads_per_job`)."""
 
     device: str = "cpu"
     """Torch device the study trains on (already resolved from `auto`)."""
@@ -37,6 +41,26 @@ class Runtime:
     """Folder that holds `mnist/` and `speech/`."""
     quiet: bool = False
     """No progress bars."""
+    executor: str = "local"
+    """Where the independent training jobs of optim and dropout run: `local` (this process) or `ray`."""
+    ray_address: str | None = None
+    """Ray cluster to join (`auto`: the one this machine belongs to); None starts a Ray on this machine."""
+    threads_per_job: int | None = None
+    """Torch threads per training job; None: all cores for `local`, 1 for `ray` (see executor.default_threads)."""
+
+
+def check_runtime(runtime: Runtime) -> None:
+    """DenselabError for an unknown executor, a thread count below 1, or `ray` without Ray installed."""
+    import importlib.util
+
+    if runtime.executor not in EXECUTORS:
+        raise DenselabError(f"unknown --executor {runtime.executor} (choose from {' '.join(EXECUTORS)})")
+    if runtime.threads_per_job is not None and runtime.threads_per_job < 1:
+        raise DenselabError(f"--threads-per-job must be at least 1, got {runtime.threads_per_job}")
+    if runtime.ray_address is not None and runtime.executor != "ray":
+        raise DenselabError("--ray-address needs --executor ray")
+    if runtime.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise DenselabError(RAY_INSTALL_HINT)
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,6 +116,8 @@ def run_record(command: str, config: Any, runtime: Runtime, preset: str | None) 
         "config": dataclasses.asdict(config),
         "seed": getattr(config, "seed", None),
         "device": runtime.device,
+        "executor": runtime.executor,
+        "threads_per_job": runtime.threads_per_job,
         "denselab_version": __version__,
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
@@ -133,16 +159,18 @@ def prepare_out_dir(out_dir: str | os.PathLike, record: Mapping[str, Any], force
 
 
 def is_complete(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> bool:
-    """True when `out_dir` holds a finished run (its summary.json) of the same command and config.
+    """True when `out_dir` holds a finished run (its summary.json) of the same command and config, with no
+    failed runs (those are retried).
 
     A study writes summary.json last, so its presence means every other file is complete."""
     out = Path(out_dir)
     try:
         old = read_json(out / "config.json")
-        read_json(out / "summary.json")
+        summary = read_json(out / "summary.json")
     except (OSError, ValueError):
         return False
-    return (isinstance(old, dict) and old.get("command") == record["command"]
+    return (isinstance(old, dict) and isinstance(summary, dict) and not summary.get("failed_runs")
+            and old.get("command") == record["command"]
             and not _diff(old.get("config") or {}, json_roundtrip(record["config"])))
 
 

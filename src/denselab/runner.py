@@ -16,7 +16,9 @@ from types import ModuleType
 from typing import Any, Mapping
 
 from denselab.config import Runtime, is_complete, prepare_out_dir, resolve, run_record
+from denselab.errors import RunsFailed
 from denselab.io import read_json
+from denselab.lock import out_lock
 from denselab.studies import denoise, dropout, mnist, optim
 
 
@@ -62,6 +64,9 @@ REGISTRY: dict[str, Study] = {s.name: s for s in (
           "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam"),
 )}
 
+# studies whose runs are independent jobs: they take --executor / --ray-address / --threads-per-job
+JOB_STUDIES = ("optim", "dropout")
+
 # Overrides on top of the `quick` preset that cut each study to seconds: every code path and output file,
 # meaningless numbers. The tests' one table of tiny settings (tests/conftest.py) and `run_bench(_tiny=True)`.
 TINY: dict[str, dict[str, Any]] = {
@@ -86,16 +91,25 @@ def study_config(name: str, preset: str, overrides: Mapping[str, Any] | None = N
 
 def run_study(name: str, preset: str, overrides: Mapping[str, Any], out_dir: str | os.PathLike, runtime: Runtime,
               force: bool = False) -> dict:
-    """Resolve and validate the config, then prepare `out_dir` (config.json, resume check) and run the study.
+    """Resolve and validate the config, then, holding `out_dir`'s write lock, prepare it (config.json, resume
+    check) and run the study.
 
-    Bad settings fail before `out_dir` is created or touched, so the corrected command needs no --force."""
+    Bad settings fail before `out_dir` is created or touched, so the corrected command needs no --force.
+    RunsFailed when some training runs failed for good (the summary with the rest is written first)."""
     study = REGISTRY[name]
     config = study_config(name, preset, overrides)
     record = run_record(study.command, config, runtime, preset)
-    if not force and is_complete(out_dir, record):
-        if not runtime.quiet:
-            print(f"denselab: {study.command} already complete in {out_dir}; reusing it (--force reruns)",
-                  file=sys.stderr)
-        return read_json(Path(out_dir) / "summary.json")
-    out = prepare_out_dir(out_dir, record, force=force)
-    return study.run(config, out, runtime)
+    with out_lock(out_dir, study.command):
+        if not force and is_complete(out_dir, record):
+            if not runtime.quiet:
+                print(f"denselab: {study.command} already complete in {out_dir}; reusing it (--force reruns)",
+                      file=sys.stderr)
+            return read_json(Path(out_dir) / "summary.json")
+        out = prepare_out_dir(out_dir, record, force=force)
+        summary = study.run(config, out, runtime)
+    failed = summary.get("failed_runs") or []
+    if failed:
+        raise RunsFailed(f"{len(failed)} run(s) of `denselab {study.command}` failed for good (first: "
+                         f"{failed[0]['name']}: {failed[0]['error']}); the rest is in {out_dir}, whose summary.json "
+                         f"lists them under failed_runs: run the same command again to retry them")
+    return summary

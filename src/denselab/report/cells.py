@@ -150,6 +150,16 @@ def pretty(key: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- how it ran
 
+def failed_runs(study: Study) -> list[Cell]:
+    """A note listing the training runs that failed for good (summary `failed_runs`), if any."""
+    failed = (study.summary or {}).get("failed_runs") or []
+    if not failed:
+        return []
+    rows = "\n".join(f"- `{f.get('name')}` **failed**: `{f.get('error')}`" for f in failed)
+    return [md(f"**{len(failed)} run(s) failed** and are missing from the figures, tables and numbers of this "
+               f"section (run the same command again to retry them):\n\n{rows}")]
+
+
 def not_run(study: Study) -> list[Cell]:
     why = study.problem or (f"`{study.name}/` holds no `summary.json`" if study.dir.is_dir()
                             else f"there is no `{study.name}/` folder")

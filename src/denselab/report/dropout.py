@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Mapping
 
-from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, md, opening,
-                                   other_figures)
+from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, failed_runs, figures, heading, md,
+                                   opening, other_figures)
 from denselab.report.fmt import SRIVASTAVA, arm_name, finite, names, num, pct, plural, points, quick_note, stat
 from denselab.report.optim_text import INIT_FORMULAS
 
@@ -153,7 +153,7 @@ def cells(study: Study) -> list[Cell]:
     out += [heading("4.3–4.4", "Dropout on each layer's input, Adam at its defaults", question=Q["4.3"]),
             *code_that_ran("dropout", "4.3"), *figures(study, ["dropout_curves"], CAPTIONS, "training-curve"),
             md("Last epoch of every arm (means over seeds; the verdict is the one the study wrote):"),
-            code(RUNS_TABLE)]
+            code(RUNS_TABLE), *failed_runs(study)]
     out += [heading("4.5", "The trend", question=Q["4.5"]), explain(gap, s, study.record, label="Answer."),
             *figures(study, ["dropout_probes"], CAPTIONS)]
     return out + other_figures(study, CAPTIONS)

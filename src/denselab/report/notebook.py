@@ -172,7 +172,9 @@ def glance(studies: Sequence[Study]) -> str:
             head = headline(st)
         except Exception:  # noqa: BLE001 - an odd summary still gets its row
             head = ""
-        rows.append(f"| {title} | done | {(st.record or {}).get('preset') or ''} | {head} |")
+        n_failed = len((st.summary or {}).get("failed_runs") or [])
+        state = f"done, **{n_failed} run(s) failed**" if n_failed else "done"
+        rows.append(f"| {title} | {state} | {(st.record or {}).get('preset') or ''} | {head} |")
     return "\n".join(rows)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from denselab.report import optim_text as text
-from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figures, heading, md, opening,
-                                   other_figures)
+from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, failed_runs, figures, heading, md,
+                                   opening, other_figures)
 
 TITLE = "Problem 3 — Adult optimization: initialisation × activation × optimiser"
 
@@ -58,7 +58,7 @@ def cells(study: Study) -> list[Cell]:
             *code_that_ran("optim", "3.4"),
             *figures(study, ["optim_sgd", "optim_adam"], CAPTIONS, "training-curve"),
             md("Every arm under every optimiser (the verdict is the one the study wrote into `summary.json`):"),
-            code(RUNS_TABLE), explain(text.outcomes, s, study.record, label="Which arm trains, and what theory "
+            code(RUNS_TABLE), *failed_runs(study), explain(text.outcomes, s, study.record, label="Which arm trains, and what theory "
                                                                              "predicts.")]
     out += [heading("3.6", "The trend, and why", question=Q["3.6"]),
             *figures(study, ["optim_probes_sgd", "optim_probes_adam", "optim_first_steps"], CAPTIONS,

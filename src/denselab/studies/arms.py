@@ -15,6 +15,7 @@ steps, where sigmoid + N(0, 0.01²) shows vanishing gradients and ReLU under lr 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,14 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from denselab.config import Runtime
 from denselab.data.mnist import MEAN, STD, load_mnist, normalize
 from denselab.errors import DenselabError
 from denselab.io import finite, json_roundtrip, read_json, write_json
 from denselab.models.mlp import build_mlp
+from denselab.studies import executor
 from denselab.training.batched import Data, Member, Shape, fit_group
 
 # Bump when the meaning of a job's numbers changes, so old run files are not reused.
@@ -262,14 +265,18 @@ def train_group(jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "
     return fit_group(members, shape, data, runtime.device, quiet=runtime.quiet, desc=desc)
 
 
-def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
+def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[Runtime], Data],
              runtime: Runtime, group_size: int = 0) -> list[dict[str, Any]]:
-    """Run every job not already finished in `runs_dir`; return `{"name", "spec", "result", "reused"}` per job
-    (the run file's record as JSON reads it back).
+    """Run every job not already finished in `runs_dir` on `runtime.executor`; return per job, in order, the
+    run file's record as JSON reads it back plus `"reused"` (`{"name", "spec", "result", "reused"}`), or
+    `{"name", "spec", "failed": True, "error", "reused": False}` for a job that failed for good (it has no run
+    file, so the next run of the study trains it again).
 
     A run file is reused only when its stored spec equals the job's spec; anything else (missing, unreadable,
-    another spec) is trained again, in groups of at most `group_size` (0: no limit; `group_jobs`, `train_group`);
-    each job's file is written as its group returns. Data is loaded only if some job needs training."""
+    another spec) is trained again, in groups (`group_jobs`, `train_group`) of at most `group_size` runs (0: no
+    limit) and at most as many as give every slot of the executor a group; each job's file is written
+    (atomically, by this process) as its group returns. `data_fn(runtime)` loads the data, only if some job
+    needs training."""
     runs_dir = Path(runs_dir)
     done: dict[str, dict[str, Any]] = {}
     todo = []
@@ -282,17 +289,35 @@ def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[], Data],
     if done and not runtime.quiet:
         print(f"  {len(done)} of {len(jobs)} jobs finished earlier: reusing their files in {runs_dir}",
               file=sys.stderr)
-    groups = group_jobs(todo, group_size or None)
-    data = data_fn() if groups else None
-    for k, group in enumerate(groups, start=1):
-        desc = f"[group {k}/{len(groups)}: {len(group)} runs]"
-        if not runtime.quiet:
-            print(f"  {desc} {' '.join(job.name for job in group)}", file=sys.stderr, flush=True)
-        for job, result in zip(group, train_group(group, data, runtime, desc=desc)):
-            record = {"format": JOB_FORMAT, "name": job.name, "spec": job.spec(), "result": result}
-            write_json(runs_dir / f"{job.name}.json", record)
-            done[job.name] = {**json_roundtrip(record), "reused": False}
+
+    def on_result(name: str, job: Job, result: dict[str, Any] | None, error: str | None) -> None:
+        if error is not None:
+            done[name] = {"name": name, "spec": job.spec(), "failed": True, "error": error, "reused": False}
+            tqdm.write(f"denselab: run {name} failed: {error}", file=sys.stderr)
+            return
+        record = {"format": JOB_FORMAT, "name": name, "spec": job.spec(), "result": result}
+        write_json(runs_dir / f"{name}.json", record)
+        done[name] = {**json_roundtrip(record), "reused": False}
+
+    def units(slots: int) -> list[list[tuple[str, Job]]]:  # groups cut so that every slot gets one
+        size = math.ceil(len(todo) / slots)
+        groups = group_jobs(todo, min(size, group_size) if group_size else size)
+        return [[(job.name, job) for job in group] for group in groups]
+
+    if todo:
+        executor.run_units(units, train_group, data_fn, runtime, on_result, done_before=len(done))
     return [done[job.name] for job in jobs]
+
+
+def failed_entries(done: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """The summary's `failed_runs`: per failed job the spec fields in `keys`, its name and its error.
+
+    Raises RuntimeError when every job failed (there is nothing to summarise)."""
+    failed = [{**{k: j["spec"][k] for k in keys}, "failed": True, "error": j["error"], "name": j["name"]}
+              for j in done if j.get("failed")]
+    if failed and len(failed) == len(done):
+        raise RuntimeError(f"all {len(done)} runs failed; the first: {failed[0]['name']}: {failed[0]['error']}")
+    return failed
 
 
 def _read_run(path: Path) -> dict[str, Any] | None:

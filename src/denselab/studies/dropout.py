@@ -84,16 +84,19 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     validate(config)
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    done = arms.run_jobs(jobs(config), out_dir / "runs", lambda: arms.load_data(runtime, config), runtime,
+    done = arms.run_jobs(jobs(config), out_dir / "runs", lambda rt: arms.load_data(rt, config), runtime,
                          config.group_size)
+    failed = [{**f, "dropout": bool(f["dropout"])}
+              for f in arms.failed_entries(done, ("activation", "init", "dropout", "seed"))]
     runs = []
-    for job in done:
+    for job in (j for j in done if not j.get("failed")):
         entry = arms.run_entry(job, ("activation", "init", "seed"))
         rates = job["spec"]["dropout"]
         entry["dropout"] = bool(rates)
         entry["dropout_rates"] = rates if rates else []
         runs.append(entry)
     summary = summarise(config, runs)
+    summary["failed_runs"] = failed
     summary["train_seconds"] = sum(r["train_seconds"] for r in runs)
     summary["reused_runs"] = sum(j["reused"] for j in done)
     figures = dropout_figures(summary, out_dir / "figures")

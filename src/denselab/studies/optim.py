@@ -117,16 +117,18 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     t0 = time.perf_counter()
     main, sweep, check = jobs(config)
     done = arms.run_jobs(main + sweep, out_dir / "runs",
-                         lambda: arms.load_data(runtime, config, config.input_scaling), runtime,
+                         lambda rt: arms.load_data(rt, config, config.input_scaling), runtime,
                          config.group_size)
     # the scaling check needs the other pixels: its own data, loaded only if one of its jobs trains
     done_check = arms.run_jobs(check, out_dir / "runs",
-                               lambda: arms.load_data(runtime, config, other_scaling(config)), runtime,
+                               lambda rt: arms.load_data(rt, config, other_scaling(config)), runtime,
                                config.group_size)
-    runs = [arms.run_entry(j, RUN_KEYS) for j in done[:len(main)]]
-    sweep_runs = [arms.run_entry(j, RUN_KEYS) for j in done[len(main):]]
-    check_runs = [arms.run_entry(j, RUN_KEYS) for j in done_check]
+    failed = arms.failed_entries(done + done_check, RUN_KEYS)
+    runs = [arms.run_entry(j, RUN_KEYS) for j in done[:len(main)] if not j.get("failed")]
+    sweep_runs = [arms.run_entry(j, RUN_KEYS) for j in done[len(main):] if not j.get("failed")]
+    check_runs = [arms.run_entry(j, RUN_KEYS) for j in done_check if not j.get("failed")]
     summary = summarise(config, runs, sweep_runs, check_runs)
+    summary["failed_runs"] = failed
     done += done_check
     summary["train_seconds"] = sum(r["train_seconds"] for r in runs + sweep_runs + check_runs)
     summary["reused_runs"] = sum(j["reused"] for j in done)
