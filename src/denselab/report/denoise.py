@@ -8,8 +8,7 @@ from typing import Any
 
 from denselab.report import denoise_text as text
 from denselab.report.cells import (Cell, Study, code, code_that_ran, explain, figure_map, figures, heading, md,
-                                   opening,
-                                   other_figures, players, read_json, rel)
+                                   opening, other_figures, players, rel)
 
 TITLE = "Problem 2 — Speech denoising using deep learning"
 
@@ -165,12 +164,4 @@ def cells(study: Study) -> list[Cell]:
     if isinstance(s.get("unseen"), dict):
         out += [heading("", "Beyond the assignment: voices it never heard", level=3), code(UNSEEN_TABLE),
                 explain(text.unseen, s, label="")]
-    gen, problem = read_json(study.dir / "generalisation.json")  # benchmarks/denoise_generalisation.py's output
-    if gen is not None and not isinstance(s.get("unseen"), dict):
-        rows = [r for r in gen.get("rows") or [] if isinstance(r, dict)]
-        out += [heading("", "Beyond the assignment: synthetic voices it never heard", level=3),
-                md(f"Measured by `benchmarks/denoise_generalisation.py` on this model: an average gain of "
-                   f"{gen.get('average_gain_db', float('nan')):.1f} dB over {len(rows)} mixtures.")]
-    elif problem:
-        out.append(md(f"*The generalisation check's {problem}.*"))
     return out + other_figures(study, CAPTIONS)
