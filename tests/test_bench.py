@@ -93,10 +93,11 @@ def test_table_shows_null_for_missing_numbers() -> None:
     machine = {k: "x" for k in ("cpu_model", "cores_physical", "torch_threads", "torch_version", "blas", "onednn",
                                 "device")}
     table = format_table({"peak_gflops": 100.0, "train_gflops": 80.0, "train_to_peak_ratio": 0.8,
+                          "optim_train_to_peak_ratio": 0.71, "dropout_train_to_peak_ratio": 0.76,
                           "mnist_epochs_to_98_5": None, "mnist_seconds_to_98_5": None,
                           "denoise_realtime_factor": None, "suite_seconds": {"mnist": 50.0, "denoise": None},
                           "machine": machine})
-    assert "0.800" in table and table.count("null") == 3 and "failed" in table
+    assert "0.800" in table and "0.710" in table and "0.760" in table and table.count("null") == 3 and "failed" in table
 
 
 # ---- the levers keep the semantics
