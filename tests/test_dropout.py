@@ -128,7 +128,10 @@ def test_sigkill_mid_run_then_resume_finishes_all_four_arms(tmp_path, data_dir):
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
     out = tmp_path / "X"
     cmd, env = _quick_dropout(out, data_dir)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A shell runs background jobs (a CI script's, say) with SIGINT ignored, and a child inherits that: Python
+    # then installs no Ctrl-C handler. Give the child the default disposition, as a terminal's Ctrl-C finds it.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for_first_run(proc, out)
         os.kill(proc.pid, signal.SIGINT)
