@@ -14,7 +14,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from denselab.models.mlp import build_mlp
-from denselab.training.batched import Member, _Stack
+from denselab.training.batched import Member, RunStack
 
 
 def best_cpu_seconds(step, reps: int = 3, inner: int = 3) -> float:
@@ -51,7 +51,7 @@ def main() -> None:
             p.grad = None
         vmap(loss_one)(params, buffers, x, y).sum().backward()
 
-    stack = _Stack([Member("relu", "he", 0.01, (0.0,) * 6, "sgd", 0.1, i) for i in range(g)], widths, "cpu")
+    stack = RunStack([Member("relu", "he", 0.01, (0.0,) * 6, "sgd", 0.1, i) for i in range(g)], widths, "cpu")
 
     def step_batched() -> None:
         for p in stack.w + stack.b:

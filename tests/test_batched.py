@@ -20,7 +20,7 @@ from denselab.config import Runtime
 from denselab.models.mlp import build_mlp
 from denselab.studies import arms, dropout, optim
 from denselab.training import fit, make_optimizer, seed_everything
-from denselab.training.batched import Member, Shape, _Stack, fit_group
+from denselab.training.batched import Member, Shape, RunStack, fit_group
 
 REL = 1e-4
 CURVES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -93,7 +93,7 @@ def test_batched_updates_are_torch_sgd_and_adam_per_run():
     members = [Member("relu", "he", 0.01, (0.0, 0.0), "sgd", 0.3, 0), Member("relu", "he", 0.01, (0.0, 0.0),
                                                                           "adam", None, 1),
                Member("relu", "he", 0.01, (0.0, 0.0), "adam", 0.01, 2)]
-    stack = _Stack(members, (5, 4, 3), "cpu")
+    stack = RunStack(members, (5, 4, 3), "cpu")
     rows = [stack.ids.index(m) for m in range(len(members))]  # stacked order groups equal optimisers
     nets = [nn.ParameterList([nn.Parameter(p[r].detach().clone()) for p in stack.w + stack.b]) for r in rows]
     opts = [torch.optim.SGD(nets[0].parameters(), lr=0.3),

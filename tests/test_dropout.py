@@ -19,8 +19,9 @@ from torch import nn
 
 from denselab import runner
 from denselab.config import Runtime
-from denselab.models.mlp import init_variance, linear_layers
+from denselab.models.mlp import init_variance
 from denselab.studies import arms, dropout
+from denselab.training.batched import RunStack
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = runner.TINY["dropout"]  # the one table of tiny settings (tests/conftest.py)
@@ -39,25 +40,45 @@ def _numbers(summary: dict) -> list[dict]:
 
 
 def test_arms_carry_the_assignments_dropout_and_init():
-    torch.manual_seed(0)
+    # the nets as training builds them: each job's Member, stacked by training.batched
     jobs = dropout.jobs(dropout.Config(seeds=1))
     assert [(j.arm, bool(j.dropout)) for j in jobs] == [
         ("sigmoid-xavier", False), ("sigmoid-xavier", True), ("relu-he", False), ("relu-he", True)]
-    for job in jobs:
+    members = [arms.member(j) for j in jobs]
+    stack = RunStack(members, jobs[0].widths, "cpu")
+    assert stack.drop_layers == list(range(6))  # some run drops on every layer's input
+    for r, m in enumerate(stack.members):
+        job = jobs[members.index(m)]
         assert job.optimizer == "adam" and job.lr is None and job.eval_train is True
-        model = arms.build_model(job)
-        drops = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
         # 0.2 on the pixels, 0.5 on the input of each later layer (4 hidden-to-hidden + the output layer)
-        assert drops == ([0.2, 0.5, 0.5, 0.5, 0.5, 0.5] if job.dropout else [])
-        for block in model:  # dropout acts on each layer's input: it comes first in its block
-            assert isinstance(block[0], (nn.Dropout, nn.Linear))
-        expected = nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU
-        assert sum(isinstance(m, expected) for m in model.modules()) == 5
-        for layer in linear_layers(model)[:-1]:
-            w = layer.weight.detach()
-            assert layer.in_features in (784, 1024) and layer.out_features == 1024
-            target = math.sqrt(init_variance(job.init, w.shape[1], w.shape[0]))
+        assert m.dropout == ((0.2, 0.5, 0.5, 0.5, 0.5, 0.5) if job.dropout else (0.0,) * 6)
+        fn = next(f for f, s, e in stack.act_segments if s <= r < e)
+        assert type(fn) is (nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU)
+        for w in stack.w[:-1]:  # (runs, in, out)
+            w, fan_in, fan_out = w[r].detach(), w.shape[1], w.shape[2]
+            assert fan_in in (784, 1024) and fan_out == 1024
+            target = math.sqrt(init_variance(job.init, fan_in, fan_out))
             assert float(w.std()) == pytest.approx(target, rel=0.03)
+
+
+def test_batched_dropout_acts_on_each_layers_input():
+    # the batched training path (what Study 4 trains with): a run dropping only layer l's input keeps every
+    # hidden output before layer l and changes layer l's own output (test_mlp checks the nn.Module builder)
+    widths = (6, 5, 4, 3)
+    job = dropout.jobs(dropout.Config(seeds=1))[1]
+    x = torch.ones(1, 64, 6)
+    for layer in range(3):
+        rates = tuple(0.5 if l == layer else 0.0 for l in range(3))
+        stack = RunStack([arms.member(dataclasses.replace(job, widths=widths, dropout=rates))], widths, "cpu")
+        assert stack.drop_layers == [layer]
+        dropped: list = []
+        clean: list = []
+        out_dropped = stack.forward(x, train=True, hidden=dropped)
+        out_clean = stack.forward(x, hidden=clean)
+        for l in range(layer):
+            torch.testing.assert_close(dropped[l], clean[l])
+        after = (dropped + [out_dropped])[layer], (clean + [out_clean])[layer]
+        assert not torch.allclose(*after)
 
 
 def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):

@@ -13,8 +13,9 @@ from torch import nn
 from denselab import cli
 from denselab import runner
 from denselab.config import Runtime
-from denselab.models.mlp import init_variance, linear_layers
+from denselab.models.mlp import init_variance
 from denselab.studies import arms, optim
+from denselab.training.batched import RunStack
 
 TINY = runner.TINY["optim"]  # the one table of tiny settings (tests/conftest.py)
 
@@ -32,23 +33,25 @@ def _runtime(data_dir) -> Runtime:
 
 
 def test_every_arm_has_the_named_activation_and_init():
-    torch.manual_seed(0)
+    # the nets as training builds them: each job's Member, stacked by training.batched
     main, sweep, check = optim.jobs(optim.Config())
     assert len(main) == 5 * 2 * 3 and {j.lr for j in sweep} == {0.01, 0.1}
-    for job in main[::3]:  # one seed per (optimiser, arm)
-        model = arms.build_model(job)
-        acts = [m for m in model.modules() if isinstance(m, (nn.Sigmoid, nn.ReLU))]
-        expected = nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU
-        assert len(acts) == 5 and all(type(a) is expected for a in acts)  # 5 hidden layers, logits out
-        assert not any(isinstance(m, nn.Dropout) for m in model.modules())
-        layers = linear_layers(model)
-        assert [l.out_features for l in layers] == [512] * 5 + [10]
-        for layer in layers[:-1]:
-            w = layer.weight.detach()
-            target = math.sqrt(init_variance(job.init, w.shape[1], w.shape[0], job.init_std))
+    jobs = main[::3]  # one seed per (optimiser, arm)
+    members = [arms.member(j) for j in jobs]
+    stack = RunStack(members, jobs[0].widths, "cpu")
+    assert [tuple(w.shape[1:]) for w in stack.w] == [(784, 512)] + [(512, 512)] * 4 + [(512, 10)]
+    assert not stack.drop_layers  # no dropout anywhere in Study 3
+    for r, m in enumerate(stack.members):
+        job = jobs[members.index(m)]
+        assert (m.activation, m.init, m.optimizer) == (job.activation, job.init, job.optimizer)
+        fn = next(f for f, s, e in stack.act_segments if s <= r < e)
+        assert type(fn) is (nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU)
+        for w, b in zip(stack.w[:-1], stack.b[:-1]):  # w: (runs, in, out)
+            w, fan_in, fan_out = w[r].detach(), w.shape[1], w.shape[2]
+            target = math.sqrt(init_variance(job.init, fan_in, fan_out, job.init_std))
             assert float(w.std()) == pytest.approx(target, rel=0.03), (job.arm, w.shape)
             assert abs(float(w.mean())) < 0.1 * target
-            assert float(layer.bias.detach().abs().max()) == 0.0
+            assert float(b[r].detach().abs().max()) == 0.0
 
 
 def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):

@@ -22,14 +22,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from denselab.config import Runtime
 from denselab.data.mnist import MEAN, STD, load_mnist, normalize
 from denselab.errors import DenselabError
 from denselab.io import finite, json_roundtrip, read_json, write_json
-from denselab.models.mlp import build_mlp
 from denselab.studies import executor
 from denselab.training.batched import Data, Member, Shape, fit_group
 
@@ -205,9 +203,14 @@ def make_job(config: ArmConfig, study: str, arm: str, seed: int, *, optimizer: s
                trace_steps=config.trace_steps, input_scaling=input_scaling)
 
 
-def build_model(job: Job) -> nn.Sequential:
-    """The job's network: widths, activation, init (N(0, init_std²) for `normal`) and per-layer input dropout."""
-    return build_mlp(job.widths, job.activation, job.init, job.dropout, init_std=job.init_std)
+def member(job: Job) -> Member:
+    """What the job's run does differently from the others of its group: activation, init (N(0, init_std²) for
+    `normal`), input dropout rate of each weight layer (a single rate applies to every layer), optimiser, seed."""
+    n_layers = len(job.widths) - 1
+    rates = (tuple(float(p) for p in job.dropout) if isinstance(job.dropout, (tuple, list))
+             else (float(job.dropout),) * n_layers)
+    return Member(activation=job.activation, init=job.init, init_std=job.init_std, dropout=rates,
+                  optimizer=job.optimizer, lr=job.lr, seed=job.seed)
 
 
 def group_key(job: Job) -> tuple:
@@ -255,11 +258,7 @@ def train_group(jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "
         raise ValueError(f"train_group needs jobs that share widths, batch size, epochs and data; "
                          f"got {len(keys)} kinds")
     j0 = jobs[0]
-    n_layers = len(j0.widths) - 1
-    members = [Member(activation=j.activation, init=j.init, init_std=j.init_std,
-                      dropout=(tuple(float(p) for p in j.dropout) if isinstance(j.dropout, (tuple, list))
-                               else (float(j.dropout),) * n_layers),
-                      optimizer=j.optimizer, lr=j.lr, seed=j.seed) for j in jobs]
+    members = [member(j) for j in jobs]
     shape = Shape(widths=tuple(j0.widths), epochs=j0.epochs, batch_size=j0.batch_size, eval_train=j0.eval_train,
                   probe_size=j0.probe_size, trace_steps=j0.trace_steps)
     return fit_group(members, shape, data, runtime.device, quiet=runtime.quiet, desc=desc)

@@ -87,7 +87,7 @@ def probe_steps(total_steps: int) -> dict[int, str]:
 
 # ------------------------------------------------------------------------------------------------ the stack
 
-class _Stack:
+class RunStack:
     """The live runs of a group, in stacked order: weights (G, in, out), biases (G, 1, out), Adam moments,
     dropout generators, and contiguous segments of runs sharing an activation or an (optimiser, lr)."""
 
@@ -230,7 +230,7 @@ def _per_run_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_group(stack: _Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+def evaluate_group(stack: RunStack, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
     """(mean loss, accuracy) of every run on (x, y), eval mode (dropout off): per-image losses in float32,
     summed in float64, as `training.evaluate` does per chunk."""
     total = torch.zeros(len(stack), dtype=torch.float64, device=x.device)
@@ -245,7 +245,7 @@ def evaluate_group(stack: _Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[lis
 
 
 @torch.no_grad()
-def activation_stats(stack: _Stack, x: torch.Tensor) -> list[dict[str, list[float]]]:
+def activation_stats(stack: RunStack, x: torch.Tensor) -> list[dict[str, list[float]]]:
     """Per run: statistics of every hidden layer's output on the probe batch x (N, in), eval mode.
 
     `mean`, `std` over units and images; sigmoid runs add `saturated` (fraction of outputs within
@@ -287,7 +287,7 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
     steps_per_epoch = math.ceil(n / batch)
     total = shape.epochs * steps_per_epoch
     n_layers = len(shape.widths) - 1
-    stack = _Stack(members, shape.widths, device)
+    stack = RunStack(members, shape.widths, device)
     order = [torch.Generator().manual_seed(m.seed) for m in members]  # data order, as fit's generator
     # per global step, per member (original order): mean loss, correct count, weight-gradient norm per layer
     step_loss = torch.full((total, n_runs), math.nan)
