@@ -43,6 +43,8 @@ def test_tiny_bench_writes_every_key(tmp_path, data_dir, speech_dir, one_thread,
         arm = result["arm_training"][study]
         assert arm["group_size"] == runs and arm["window_flops"] > 0 and len(arm["widths"]) == 4  # bench.TINY_ARMS
         assert result[f"{study}_train_to_peak_ratio"] == pytest.approx(arm["gflops"] / result["peak_gflops"])
+        assert len(arm["group_gemm_block_seconds"]) == len(arm["window_seconds"]) and arm["group_gemm_gflops"] > 0
+        assert arm["group_gemm_to_peak_ratio"] == pytest.approx(arm["group_gemm_gflops"] / result["peak_gflops"])
     assert (result["mnist_epochs_to_98_5"] is None) == (result["mnist_seconds_to_98_5"] is None)
     assert len(result["mnist"]["test_accuracy"]) == result["mnist"]["epochs"] == 1
     assert result["suite_seconds"] is None
@@ -53,6 +55,7 @@ def test_tiny_bench_writes_every_key(tmp_path, data_dir, speech_dir, one_thread,
     assert machine["cores_logical"] >= 1 and machine["device"] == "cpu"
     table = capsys.readouterr().out
     assert "training / peak" in table and "MNIST epochs to 98.5 %" in table
+    assert table.count("its batched products alone / peak") == 2
 
 
 def test_bench_out_must_be_a_folder(tmp_path, capsys) -> None:

@@ -11,6 +11,7 @@ OUT/bench.json; docs/BENCHMARKS.md explains every key.
 | `train_gflops` | 6 x parameters x images / second of Study 1's own training code, steady state |
 | `train_to_peak_ratio` | `train_gflops / peak_gflops` |
 | `optim_train_to_peak_ratio`, `dropout_train_to_peak_ratio` | the same for Studies 3 and 4 (whole batched group) |
+| `arm_training.<study>.group_gemm_to_peak_ratio` | the batched products of that group alone over the peak: the ratio's ceiling |
 | `mnist_epochs_to_98_5`, `mnist_seconds_to_98_5` | full preset, test accuracy after each epoch (null: never) |
 | `denoise_realtime_factor` | seconds of audio per second of `denoise apply` |
 | `suite_seconds` | with `--suite`: wall seconds of each study's full preset and of the report |
@@ -125,6 +126,31 @@ def step_gemms(widths: list[int], batch: int, device: str) -> list[tuple[str, fl
             (f"layer {layer} grad_weight ({fan_out}x{batch})@({batch}x{fan_in})", flops,
              lambda g=g, x=x, gw=gw: torch.mm(g.t(), x, out=gw)),
         ]
+    return gemms
+
+
+def group_step_gemms(widths: list[int], batch: int, runs: int,
+                     device: str) -> list[tuple[str, float, Callable[[], None]]]:
+    """Every GEMM of one training step of `runs` `widths` MLPs trained as one group (`training.batched`: weights
+    stacked (runs, in, out)): forward baddbmm(b, x, W), grad-input bmm(g, W^T), grad-weight bmm(x^T, g), none for
+    the first layer's input. What the study's products alone reach on its own shapes: the ceiling of its
+    training rate. Same (label, FLOPs, run) triples as `step_gemms`."""
+    gemms = []
+    for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+        x = torch.randn(runs, batch, fan_in, device=device)
+        w = torch.randn(runs, fan_in, fan_out, device=device)
+        b = torch.randn(runs, 1, fan_out, device=device)
+        g = torch.randn(runs, batch, fan_out, device=device)
+        y, gx, gw = (torch.empty(runs, batch, fan_out, device=device),
+                     torch.empty(runs, batch, fan_in, device=device),
+                     torch.empty(runs, fan_in, fan_out, device=device))
+        flops = 2.0 * runs * batch * fan_in * fan_out
+        gemms.append((f"layer {layer} forward", flops, lambda b=b, x=x, w=w, y=y: torch.baddbmm(b, x, w, out=y)))
+        if layer > 1:
+            gemms.append((f"layer {layer} grad_input", flops,
+                          lambda g=g, w=w, gx=gx: torch.bmm(g, w.transpose(1, 2), out=gx)))
+        gemms.append((f"layer {layer} grad_weight", flops,
+                      lambda g=g, x=x, gw=gw: torch.bmm(x.transpose(1, 2), g, out=gw)))
     return gemms
 
 
@@ -270,18 +296,26 @@ def measure_arm_studies(result: dict[str, Any], runtime: Runtime, seed: int, win
     details: dict[str, Any] = {}
     for name in ARM_STUDIES:
         window, data, info = arm_window(name, runtime, seed, 2 if tiny else ARM_WINDOW_STEPS[name], tiny)
-        seconds, flops = [], math.nan
+        group = group_step_gemms(info["widths"], info["batch_size"], len(window), runtime.device)
+        group_flops = sum(f for _, f, _ in group) * info["steps_per_window"]
+        seconds, group_blocks, flops = [], [], math.nan
         for i in range(windows):
             _log(runtime, f"{name}: peak and training window {i + 1}/{windows} ({len(window)} runs batched)")
             blocks.append(time_gemm_steps(gemms, steps, runtime.device))
+            group_blocks.append(time_gemm_steps(group, info["steps_per_window"], runtime.device))
             s, flops = arm_window_run(window, data, runtime, info["parameters"])
             seconds.append(s)
         blocks.append(time_gemm_steps(gemms, steps, runtime.device))
         details[name] = {**info, "window_seconds": seconds, "window_flops": flops,
-                         "gflops": flops / min(seconds) / 1e9 if min(seconds) > 0 else math.nan}
+                         "gflops": flops / min(seconds) / 1e9 if min(seconds) > 0 else math.nan,
+                         # the group's own batched products alone, every run live: the ceiling of `gflops`
+                         "group_gemm_block_seconds": group_blocks,
+                         "group_gemm_gflops": group_flops / min(group_blocks) / 1e9}
     peak = result["peak"]["gemm_step_flops"] * steps / min(blocks) / 1e9
     out = {"peak_gflops": peak, "train_to_peak_ratio": result["train_gflops"] / peak, "arm_training": details}
     out.update({f"{name}_train_to_peak_ratio": d["gflops"] / peak for name, d in details.items()})
+    for d in details.values():
+        d["group_gemm_to_peak_ratio"] = d["group_gemm_gflops"] / peak
     return out
 
 
@@ -396,7 +430,13 @@ ROWS = [  # (key, label, format)
 
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable summary printed by `denselab bench`."""
-    rows = [(label, "null" if result.get(key) is None else fmt.format(result[key])) for key, label, fmt in ROWS]
+    arm = result.get("arm_training") or {}
+    rows = []
+    for key, label, fmt in ROWS:
+        rows.append((label, "null" if result.get(key) is None else fmt.format(result[key])))
+        study = key.removesuffix("_train_to_peak_ratio")
+        if study in arm and arm[study].get("group_gemm_to_peak_ratio") is not None:
+            rows.append(("  its batched products alone / peak", f"{arm[study]['group_gemm_to_peak_ratio']:.3f}"))
     for name, s in (result.get("suite_seconds") or {}).items():
         rows.append((f"suite: {name} --preset full (s)", "failed" if s is None else f"{s:.0f}"))
     m = result["machine"]
