@@ -253,11 +253,13 @@ def test_quick_train_files_and_keys(quick_run: Path) -> None:
         assert (quick_run / rel).is_file(), rel
     written = {p.relative_to(quick_run).as_posix() for p in quick_run.glob("*/*") if p.suffix in (".wav", ".png")}
     listed = {*summary["audio"].values(), *summary["figures"].values(), *summary["validation_audio"].values(),
-              *(t[k] for t in summary["tests"] for k in ("output", "noisy"))}
+              *(t[k] for t in summary["tests"] for k in ("output", "noisy", "output_mask", "output_magnitude",
+                                                         "assignment_output"))}
     assert written == listed  # every file the study wrote is listed, `audio` only those no other key lists
-    assert not set(summary["audio"].values()) & {t["output"] for t in summary["tests"]}
-    assert {"audio/test_s_01_recons.wav", "audio/test_s_02_recons.wav", "audio/test_x_01_recons_magnitude.wav",
-            "audio/test_x_01_recons_mask.wav"} <= set(summary["audio"].values())
+    other = "magnitude" if summary["model"] == "mask" else "mask"  # the variant not kept: the only extra players
+    assert summary["audio"] == {f"test_x_0{i}_output_{other}": f"audio/test_x_0{i}_recons_{other}.wav" for i in (1, 2)}
+    assert [t["assignment_output"] for t in summary["tests"]] == ["audio/test_s_01_recons.wav",
+                                                                 "audio/test_s_02_recons.wav"]
     # three-way split: the held-out part is scored for both variants, the chosen one's numbers at the top
     for v in summary["variants"].values():
         assert {"heldout_snr_db", "heldout_input_snr_db", "heldout_si_sdr_db", "heldout_stoi", "validation_si_sdr_db",

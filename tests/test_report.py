@@ -121,6 +121,8 @@ def test_sections_are_numbered_and_quote_the_assignment(report: Path) -> None:
 def test_html_embeds_every_listed_figure_and_clip(report: Path) -> None:
     html = (report / "report.html").read_text()
     assert count_media(html) == listed_media(report)
+    # the kept output's copies under the assignment's names are named, not played a second time
+    assert "also saved as <code>audio/test_s_01_recons.wav</code>" in html
     assert not external_refs(html), "no media or script outside the file"
     assert "require.js" not in html and MATHJAX_CDN not in html and "window.MathJax" in html  # maths offline
     wanted = base64.b64encode((report / "denoise" / "audio" / "validation_clean.wav").read_bytes()).decode()

@@ -219,11 +219,11 @@ def how_it_ran(study: Study) -> list[Cell]:
         ("denselab_version", "denselab"), ("git_commit", "commit"), ("torch_version", "torch"),
         ("python_version", "Python")) if record.get(key))
     diff = differs_from_full(study)
-    note = (f" It differs from the full preset (the assignment's settings) in {fmt.names(diff)}."
-            if diff else " Every setting is the full preset's.")
-    return [md(f"**How it was run.** The results below come from this command (preset "
+    note = (f"It differs from the full preset (the assignment's settings) in {fmt.names(diff)}."
+            if diff else "Every setting is the full preset's.")
+    return [md(f"**How it was run.** {note} The results below come from this command (preset "
                f"`{record.get('preset')}`{', on ' + record['device'] if record.get('device') else ''}"
-               f"{'; ' + software if software else ''}):{note}\n\n```\n{command_line(study)}\n```\n\n"
+               f"{'; ' + software if software else ''}):\n\n```\n{command_line(study)}\n```\n\n"
                f"<details><summary>The resolved config (<code>{study.name}/config.json</code>): every setting, "
                f"its value and its meaning</summary><table><thead><tr><th>setting</th><th>value</th>"
                f"<th>meaning</th></tr></thead><tbody>{rows}</tbody></table></details>")]

@@ -86,8 +86,7 @@ def _shown_clips(study: Study) -> set[str]:
 
 def _audio_listing(study: Study) -> list[tuple[str, str]]:
     """The clips the study lists under `audio` ({label: path} or [{"path", "label"}] or [path]) that the test
-    and validation sections do not already play: e.g. the reconstructions under the assignment's own names and
-    the other variant's."""
+    and validation sections do not already play: the variant that was not kept."""
     listed = (study.summary or {}).get("audio")
     if isinstance(listed, dict):
         items = [(str(v), str(k)) for k, v in listed.items() if isinstance(v, str)]
@@ -99,6 +98,17 @@ def _audio_listing(study: Study) -> list[tuple[str, str]]:
     shown = _shown_clips(study)
     return [(rel(study, p), _clip_label(study, label)) for p, label in items
             if p and p != "None" and rel(study, p) not in shown]
+
+
+def _copies_note(study: Study) -> str:
+    """One sentence naming the files that hold the kept output again (same audio, so not played twice)."""
+    kept = f"output_{(study.summary or {}).get('model')}"
+    names = [f"`{t[k]}`" for t in _test_items(study) for k in ("assignment_output", kept) if t.get(k)]
+    if not names:
+        return ""
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+    return (f"The kept network's output above is also saved as {listed}: the same audio under the assignment's "
+            f"file names and under the variant's name.")
 
 
 CLIP_LABELS = {"assignment_output": "denoised, under the assignment's file name",
@@ -150,8 +160,10 @@ def cells(study: Study) -> list[Cell]:
             md(text.tests_note(s)), *_tests(study)]
     named = _audio_listing(study)
     if named:
-        out += [md("The reconstructions as the study also wrote them (under the assignment's own file names, "
-                   "and the literal variant's where it was kept):"), *players(named)]
+        out += [md("For comparison, the variant that was not kept:"), *players(named)]
+    copies = _copies_note(study)
+    if copies:
+        out.append(md(copies))
     title = "Validation, and a held-out test part" if s.get("heldout_snr_db") is not None else "Validation"
     out += [heading("2.13", title, question=Q["2.13"]),
             *code_that_ran("denoise", "2.13"), code(SNR_TABLE), explain(text.validation, s, study.record, label="Answer."),

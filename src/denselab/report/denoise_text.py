@@ -63,8 +63,13 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
               f"scaled by × {num(formants)} join the speech that remixing draws from." if pitches else
               f" No pitch-shifted voice copies (formant factors × {num(formants)} unused)."
               if list(formants) != [1.0] else "")
-    loss = ("the mean over frames of log10 of each frame's error energy (a segmental SNR: quiet and loud frames "
-            "weigh alike) of the magnitude" if cfg.get("loss") == "seglog" else "the squared error of the magnitude")
+    mask_loss = ("the mask variant minimises the mean over frames of log10 of each frame's error energy (a "
+                 "segmental SNR: quiet and loud frames weigh alike)" if cfg.get("loss") == "seglog" else
+                 "the mask variant minimises the squared error over all bins and frames")
+    mask_loss += (" between its |Ŝ| and the phase-sensitive target |S| cos(∠S − ∠X), whose error equals the "
+                  "complex error of the reconstruction with the noisy phase")
+    magnitude_loss = "the magnitude variant minimises the squared error between its |Ŝ| and |S| (the assignment's MSE)"
+    loss = {"mask": mask_loss, "magnitude": magnitude_loss}.get(kind, f"{mask_loss}; {magnitude_loss}")
     ema_text = f"Validation uses an exponential moving average of the weights (decay {num(ema)} per step). " if ema else ""
     widths = " \\to ".join(str(h) for h in hidden)
     out = [f"""*Recipe (from `config.json`).* The net is $513 \\to {widths} \\to 513$
@@ -74,9 +79,8 @@ the mask always sees the log-magnitude. Every recording is scaled to a fixed RMS
 afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} training frames in mini-batches of
 {num(cfg.get('batch_size'))}: {remix_text}. {speed_text}.{voices}
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
-{num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) minimises {loss}
-(the mask against the phase-sensitive target |S| cos(∠S − ∠X), whose error equals the complex
-error of the reconstruction). {ema_text}Early
+{num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) trains the net:
+{loss}. {ema_text}Early
 stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR and keeps the
 best weights. Seed {cfg.get('seed', 0)}."""]
     if s.get("train_frames"):

@@ -96,7 +96,9 @@ def gap(summary: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> 
             rise, epochs = stat(a.get("test_loss_rise")), a.get("min_test_loss_epoch") or []
             if rise is not None:
                 line.append(f", test loss {pct(rise, 0)} above its minimum at the end"
-                            + (f" (lowest at epoch {names([str(e) for e in epochs])})" if epochs else ""))
+                            + (f" (lowest at epoch {epochs[0]})" if len(epochs) == 1 else
+                               f" (lowest at epochs {names([str(e) for e in epochs])}, one per seed)" if epochs
+                               else ""))
             line.append(f", **{'overfits' if a.get('overfits') else 'does not overfit'}**")
             line.append("; " if not drop else ". ")
         off, on = arms.get(False), arms.get(True)

@@ -42,8 +42,10 @@ table(["optimizer", "lr", "arm", "seeds", "verdict (the study's)", "final test a
 
 SCALING_TABLE = '''\
 optim = load("optim")
-table(["arm", "pixels", "seeds", "verdict (the study's)", "final test accuracy", "diverged seeds"],
-      [[f'{a.get("activation")} + {a.get("init")}', a.get("input_scaling"), len(a.get("seeds") or []),
+pixels = {"standardise": "standardised", "unit": "[0, 1]"}
+table(["arm (plain SGD)", "pixels", "seeds", "verdict (the study's)", "final test accuracy", "diverged seeds"],
+      [[(a.get("label") or "").split(", ", 1)[-1], pixels.get(a.get("input_scaling"), a.get("input_scaling")),
+        len(a.get("seeds") or []),
         a.get("outcome"), pct((a.get("final_test_accuracy") or {}).get("mean")), a.get("diverged_seeds")]
        for a in sorted(optim["scaling"]["arms"], key=lambda a: (a.get("activation"), a.get("init")))])'''
 

@@ -54,8 +54,8 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
     out = (f"*Recipe (from `config.json`).* The net is $784 \\to {cfg.get('hidden_layers')} \\times "
            f"{cfg.get('hidden_width')} \\to 10$ with the arms {arm_words} (N(0, σ²) with σ = "
            f"{num(cfg.get('init_std'))}), each trained with {names(opts)}. Every run uses the cross-entropy loss, "
-           f"{plural(cfg.get('epochs'), 'epoch')}, mini-batches of {num(cfg.get('batch_size'))}, the same data "
-           f"order, {train_words}, tested on {test_words}, {pixels}, and "
+           f"{plural(cfg.get('epochs'), 'epoch')}, mini-batches of {num(cfg.get('batch_size'))} in an order set "
+           f"by the run's seed (the same for every arm at that seed), {train_words}, tested on {test_words}, {pixels}, and "
            f"{plural(seeds, 'seed')} ({', '.join(str(cfg.get('seed', 0) + i) for i in range(seeds or 1))}). "
            f"A run whose loss becomes non-finite is stopped and marked *diverged*. Per-layer gradient norms and "
            f"activation statistics (the sigmoid's saturated fraction, the ReLU's dead fraction) are measured on "
@@ -176,6 +176,11 @@ def outcomes(summary: Mapping[str, Any], record: Mapping[str, Any] | None = None
         text = [f"\n**Measured against that.** The study records, per arm, what this argument expects "
                 f"(`expected`: stuck for the N(0, σ²) arms under plain SGD, learns otherwise). "
                 f"{len(agree)} of {len(agree) + len(differ)} arms behave as expected"]
+        slow = [a for a in agree if a.get("outcome") == "learns slowly" and a.get("expected") == "learns"]
+        if slow:
+            text.append(" (counting as learning " + "; ".join(
+                f"{arm_name(a, std)} under {optimizer_name(a.get('optimizer'), a.get('lr'))}, which learns slowly: "
+                f"{pct((a.get('final_test_accuracy') or {}).get('mean'))} after the last epoch" for a in slow) + ")")
         if differ:
             text.append("; these do not: " + "; ".join(
                 f"{arm_name(a, std)} under {optimizer_name(a.get('optimizer'), a.get('lr'))} "

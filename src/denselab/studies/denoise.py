@@ -66,7 +66,7 @@ class Config:
     epochs: int = 20
     """Maximum epochs (an epoch is `frames_per_epoch` remixed frames)."""
     frames_per_epoch: int = 32768
-    """Training frames drawn per epoch (the training part has ~2200 frames; remixing makes new ones)."""
+    """Training frames drawn per epoch (the training part has ~2000 frames; remixing makes new ones)."""
     batch_size: int = 256
     """Frames per mini-batch."""
     lr: float = 1e-3
@@ -415,11 +415,9 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
                            *((f"output_{v}", o) for v, o in outs.items())):
             if key in rel:
                 save_wav(out / rel[key], y_out, file_sr)
-        # `audio` lists the clips no other key lists (tests[*].output/noisy, validation_audio list theirs)
-        if "assignment_output" in rel:
-            audio[f"{Path(rel['assignment_output']).stem} ({chosen}, kept)"] = rel["assignment_output"]
-        audio.update({f"{stem}_recons_{v} ({v}{', kept' if v == chosen else ''})": rel[f"output_{v}"]
-                      for v in outs if f"output_{v}" in rel})
+        # `audio`: the clips worth a player that no other key lists, i.e. the variants not kept; the kept output's
+        # copies (the assignment's file name, the per-variant name) are the same audio, listed in `tests` only
+        audio.update({f"{stem}_output_{v}": rel[f"output_{v}"] for v in outs if f"output_{v}" in rel and v != chosen})
         save_figure(spectrogram_figure([("noisy input", y)] + [(f"denoised ({v}{', kept' if v == chosen else ''})", o)
                                                               for v, o in outs.items()], file_sr,
                                        f"{path.name} (no clean reference)"), out / rel["figure"])

@@ -2,7 +2,8 @@
 
 5 hidden layers x 512 units on MNIST, five arms - sigmoid + N(0, 0.01²), sigmoid + Xavier, ReLU + N(0, 0.01²),
 ReLU + Xavier, ReLU + He - each trained with plain SGD at lr 1.0 (no momentum, no weight decay, no schedule)
-and with Adam at its library defaults, with the same batch size, data order and epochs for every run.
+and with Adam at its library defaults, with the same batch size and epochs for every run and the same data
+order for every run of one seed.
 `--seeds N` repeats every run for seeds seed..seed+N-1 (figures: mean curve, min-max band).
 
 Beyond the assignment (`--lr-sweep`): the same arms under SGD at smaller learning rates, so a reader sees what
