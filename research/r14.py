@@ -5,7 +5,6 @@ Appends one JSON line to research/results.jsonl."""
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np, torch
-torch.set_num_threads(1)
 from denselab.studies import denoise
 from denselab.studies.denoise_model import load_pair
 from denselab.studies.denoise_eval import unseen_check, summarise
@@ -17,19 +16,23 @@ ap = argparse.ArgumentParser()
 ap.add_argument("name"); ap.add_argument("overrides", nargs="?", default="{}")
 ap.add_argument("--variant", default="mask"); ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--metrics", action="store_true")
+ap.add_argument("--threads", type=int, default=1)
 a = ap.parse_args()
+torch.set_num_threads(a.threads)
 ov = json.loads(a.overrides)
 for k, v in list(ov.items()):
     if isinstance(v, list): ov[k] = tuple(v)
 cfg = denoise.Config(seed=a.seed, **ov)
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
-split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors))
+split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
+                         heldout=cfg.heldout_fraction)
 t0 = time.time()
 res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
 secs = time.time() - t0
 from denselab.studies.denoise_model import save_denoiser
-Path("models").mkdir(exist_ok=True)
-save_denoiser(f"models/{a.name}_s{a.seed}.pt", res.den)
+models = Path(__file__).with_name("models")
+models.mkdir(exist_ok=True)
+save_denoiser(models / f"{a.name}_s{a.seed}.pt", res.den)
 u = unseen_check(res.den, DATA / "unseen", noisy - clean, seed=0, metrics=a.metrics)
 rows = u["rows"]
 def m(sel, key="gain_db"):

@@ -14,7 +14,8 @@ nonnegative output, in two variants:
 Every signal is scaled to one RMS before the STFT and back afterwards (level invariance). The last 10 % of
 the training pair (contiguous) is the validation part, never trained on; validation SNR (the assignment's, on
 the reconstructed time signal) is measured after every epoch on an exponential moving average of the weights,
-training stops early on it and keeps the best. Training examples are remixes: clean frames plus noise frames
+training stops early on it and keeps the best. The first 5 % is a held-out test part, scored once at the end.
+Training examples are remixes: clean frames plus noise frames
 (noise = noisy − clean, training part only; the STFT is linear, so this equals mixing time-shifted signals) at
 random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds.
 """
@@ -75,8 +76,8 @@ class Config:
     """Early stopping: stop after this many epochs without a better validation SNR (best weights are kept)."""
     validation_fraction: float = 0.1
     """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
-    heldout_fraction: float = 0.1
-    """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none)."""
+    heldout_fraction: float = 0.05
+    """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none; each 5 % costs ~0.5 dB on unseen voices, docs/BENCHMARKS.md)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
     snr_low_db: float = 0.0
