@@ -107,8 +107,9 @@ def _copies_note(study: Study) -> str:
     if not names:
         return ""
     listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
-    return (f"The kept network's output above is also saved as {listed}: the same audio under the assignment's "
-            f"file names and under the variant's name.")
+    many = len(_test_items(study)) > 1
+    return (f"The kept network's {'outputs above are' if many else 'output above is'} also saved as {listed}: the "
+            f"same audio under the assignment's file {'names' if many else 'name'} and under the variant's name.")
 
 
 CLIP_LABELS = {"assignment_output": "denoised, under the assignment's file name",
