@@ -48,7 +48,7 @@ def test_arms_carry_the_assignments_dropout_and_init():
     stack = RunStack(members, jobs[0].widths, "cpu")
     assert stack.drop_layers == list(range(6))  # some run drops on every layer's input
     for r, m in enumerate(stack.members):
-        job = jobs[members.index(m)]
+        job = jobs[stack.ids[r]]  # stacked order -> the jobs' order
         assert job.optimizer == "adam" and job.lr is None and job.eval_train is True
         # 0.2 on the pixels, 0.5 on the input of each later layer (4 hidden-to-hidden + the output layer)
         assert m.dropout == ((0.2, 0.5, 0.5, 0.5, 0.5, 0.5) if job.dropout else (0.0,) * 6)

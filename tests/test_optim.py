@@ -42,7 +42,7 @@ def test_every_arm_has_the_named_activation_and_init():
     assert [tuple(w.shape[1:]) for w in stack.w] == [(784, 512)] + [(512, 512)] * 4 + [(512, 10)]
     assert not stack.drop_layers  # no dropout anywhere in Study 3
     for r, m in enumerate(stack.members):
-        job = jobs[members.index(m)]
+        job = jobs[stack.ids[r]]  # stacked order -> the jobs' order
         assert (m.activation, m.init, m.optimizer) == (job.activation, job.init, job.optimizer)
         fn = next(f for f, s, e in stack.act_segments if s <= r < e)
         assert type(fn) is (nn.Sigmoid if job.activation == "sigmoid" else nn.ReLU)

@@ -63,11 +63,14 @@ table(["variant", "validation SNR"] + ["held-out test SNR"] * held + ["best epoc
 UNSEEN_TABLE = '''\
 unseen = load("denoise")["unseen"]
 speakers = (unseen.get("per_speaker") or {}).values()
+# dB, STOI and PESQ to 0.001: a mix made at 0 dB measures 2e-9 dB, shown as 0
+to_thousandth = lambda x: round(x, 3) if isinstance(x, float) else x
 columns = [(k, label) for k, label in (("input_snr_db", "input SNR"), ("snr_db", "output SNR"), ("gain_db", "gain"),
                                       ("oracle_gain_db", "oracle gain"), ("si_sdr_db", "SI-SDR"), ("stoi", "STOI"),
                                       ("pesq", "PESQ")) if any(k in (v or {}) for v in speakers)]
 for group, title in (("per_speaker", "speaker"), ("per_snr", "input SNR (dB)")):
-    rows = [[name] + [num((v or {}).get(k)) for k, _ in columns] for name, v in (unseen.get(group) or {}).items()]
+    rows = [[name] + [num(to_thousandth((v or {}).get(k))) for k, _ in columns]
+            for name, v in (unseen.get(group) or {}).items()]
     if rows:
         table([title] + [label for _, label in columns], rows)'''
 
@@ -102,18 +105,17 @@ def _audio_listing(study: Study) -> list[tuple[str, str]]:
 
 def _copies_note(study: Study) -> str:
     """One sentence naming the files that hold the kept output again (same audio, so not played twice)."""
-    kept = f"output_{(study.summary or {}).get('model')}"
-    names = [f"`{t[k]}`" for t in _test_items(study) for k in ("assignment_output", kept) if t.get(k)]
+    kept, items = f"output_{(study.summary or {}).get('model')}", _test_items(study)
+    names = [f"`{t[k]}`" for t in items for k in ("assignment_output", kept) if t.get(k)]
     if not names:
         return ""
     listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
-    many = len(_test_items(study)) > 1
+    many = len(items) > 1
     return (f"The kept network's {'outputs above are' if many else 'output above is'} also saved as {listed}: the "
             f"same audio under the assignment's file {'names' if many else 'name'} and under the variant's name.")
 
 
-CLIP_LABELS = {"assignment_output": "denoised, under the assignment's file name",
-               "output_mask": "the mask variant's output", "output_magnitude": "the literal regression's output"}
+CLIP_LABELS = {"output_mask": "the mask variant's output", "output_magnitude": "the literal regression's output"}
 
 
 def _clip_label(study: Study, key: str) -> str:

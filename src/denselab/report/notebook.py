@@ -59,9 +59,7 @@ def num(x, unit="", digits=3):
     """A measured number for a table; '—' when it is missing or not finite (null in the JSON)."""
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
         return "—" if x is None else str(x)
-    if isinstance(x, int):
-        return f"{x}{unit}"
-    return f"{0.0 if abs(x) < 1e-6 else x:.{digits}g}{unit}"  # a 0 dB mix measures 2e-9 dB: print it as 0
+    return f"{x}{unit}" if isinstance(x, int) else f"{x:.{digits}g}{unit}"
 
 
 def diverged(run):
