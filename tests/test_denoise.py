@@ -310,7 +310,21 @@ def test_speed_perturbed_copies_join_only_the_remix_pool(speech_dir: Path) -> No
     assert x.shape == (64, 513) and float(dist.min(1).values.max()) < 1e-3 * float(x.abs().max())
 
 
-@pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"]])
+def test_high_shelf_boost_touches_only_remixed_speech_above_the_corner() -> None:
+    cfg = denoise.Config(hf_boost_db=20.0, hf_boost_hz=3000.0)
+    remix = torch.tensor([True] * 4000 + [False] * 10)
+    gain_db = 20 * torch.log10(denoise.speech_eq(remix, cfg, 513, 16000, torch.Generator().manual_seed(0)))
+    assert gain_db.shape == (4010, 513) and torch.all(gain_db[4000:] == 0)  # recorded pairs keep their speech
+    f = torch.linspace(0, 8000, 513)
+    low, high = gain_db[:4000, f < 1000], gain_db[:4000, -1]
+    assert float(low.max()) < 0.4 and float(low.min()) >= 0  # the voice's body (below 1 kHz) is all but untouched
+    # the top bin's gain is uniform in [0, 20] dB: mean 10, spread 20/sqrt(12)
+    assert 0 <= float(high.min()) and float(high.max()) <= 20 and abs(float(high.mean()) - 10) < 0.5
+    assert abs(float(high.std()) - 20 / 12 ** 0.5) < 0.3
+
+
+@pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"],
+                                  ["--hf-boost-db", "-3"]])
 def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
                  "--out", str(tmp_path / "o"), *flag]) == 2

@@ -27,7 +27,7 @@ $$\mathrm{SNR}(s, \hat s) = 10 \log_{10} \frac{\sum_t s_t^2}{\sum_t (s_t - \hat 
 DESCRIBED = {"seed", "model_type", "hidden", "epochs", "frames_per_epoch", "batch_size",
              "lr", "patience", "validation_fraction", "heldout_fraction", "remix_fraction", "snr_low_db",
              "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features",
-             "loss", "pitch_factors", "formant_factors"}
+             "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz"}
 
 
 def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
@@ -63,6 +63,12 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
               f"scaled by × {num(formants)} join the speech that remixing draws from." if pitches else
               f" No pitch-shifted voice copies (formant factors × {num(formants)} unused)."
               if list(formants) != [1.0] else "")
+    boost = cfg.get("hf_boost_db") or 0
+    boost_text = (f" Spectral balance: every remixed speech frame is given a random high-shelf gain, drawn "
+                  f"uniformly between 0 and {num(boost)} dB, above about {num(cfg.get('hf_boost_hz'))} Hz (the "
+                  f"training voice has little energy up there; other voices' fricatives do), after the frame's SNR "
+                  f"is set, so it raises that SNR slightly." if boost and remix
+                  else "")
     mask_loss = ("the mask variant minimises the mean over frames of log10 of each frame's error energy (a "
                  "segmental SNR: quiet and loud frames weigh alike)" if cfg.get("loss") == "seglog" else
                  "the mask variant minimises the squared error over all bins and frames")
@@ -77,7 +83,7 @@ with ReLU hidden layers{f', dropout {num(drop)} on every hidden layer input' if 
 The `magnitude` variant's input is {'|X| scaled to unit mean' if feats == 'linear' else 'the standardised log(|X| + ε)'};
 the mask always sees the log-magnitude. Every recording is scaled to a fixed RMS before the STFT and back
 afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} training frames in mini-batches of
-{num(cfg.get('batch_size'))}: {remix_text}. {speed_text}.{voices}
+{num(cfg.get('batch_size'))}: {remix_text}. {speed_text}.{voices}{boost_text}
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
 {num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) trains the net:
 {loss}. {ema_text}Early

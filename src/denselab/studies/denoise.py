@@ -17,7 +17,9 @@ the reconstructed time signal) is measured after every epoch on an exponential m
 training stops early on it and keeps the best. The first 5 % is a held-out test part, scored once at the end.
 Training examples are remixes: clean frames plus noise frames
 (noise = noisy − clean, training part only; the STFT is linear, so this equals mixing time-shifted signals) at
-random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds.
+random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds. The
+remixed speech also gets a random high-shelf boost above ~3 kHz: the training voice has little energy there,
+and without it the net learned to remove other voices' fricatives along with the noise (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class Config:
     """Frames per mini-batch."""
     lr: float = 1e-3
     """Adam learning rate (cosine-decayed to 5 % over `epochs`)."""
-    patience: int = 4
+    patience: int = 3
     """Early stopping: stop after this many epochs without a better validation SNR (best weights are kept)."""
     validation_fraction: float = 0.1
     """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
@@ -80,7 +82,7 @@ class Config:
     """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none; each 5 % costs ~0.5 dB on unseen voices, docs/BENCHMARKS.md)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
-    snr_low_db: float = 0.0
+    snr_low_db: float = -5.0
     """Lowest SNR of a remixed frame's recording (speech power / noise power over the training part)."""
     snr_high_db: float = 20.0
     """Highest SNR of a remixed frame's recording."""
@@ -102,6 +104,10 @@ class Config:
     """Input of the magnitude variant: standardised log(|X| + eps), or |X| itself scaled to unit mean (the mask always uses log)."""
     loss: Literal["mse", "seglog"] = "seglog"
     """Training loss of the mask: mse = squared error over all bins and frames; seglog = mean over frames of log10 of each frame's error energy (segmental SNR: quiet and loud frames weigh alike). The magnitude variant always uses the assignment's MSE."""
+    hf_boost_db: float = 20.0
+    """Remixed speech gets a random high-shelf gain of 0..this many dB above `hf_boost_hz` (the training voice is dull up there; other voices' fricatives are not)."""
+    hf_boost_hz: float = 3000.0
+    """Corner frequency of that high shelf (Hz; the gain rises over about +-1 kHz around it)."""
     unseen: str | None = None
     """Folder of clean speech for the check on voices never heard, run after training [default: <data-dir>/speech/unseen when present; 'none' = skip]."""
 
@@ -178,8 +184,18 @@ def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) ->
     jitter = 10.0 ** ((2 * torch.rand(B, generator=gen) - 1) * cfg.level_jitter_db / 20.0)
     a, b = (a * jitter)[:, None].to(device), (b * jitter)[:, None].to(device)
     s = a * split.speech_frames[i_s.to(split.speech_frames.device)]
+    if cfg.hf_boost_db > 0:
+        s = s * speech_eq(remix, cfg, s.shape[1], split.sample_rate, gen).to(device)
     x = s + b * split.noise_frames[i_n.to(split.noise_frames.device)]
     return x, s
+
+
+def speech_eq(remix: torch.Tensor, cfg: Config, n_bins: int, sr: int, gen: torch.Generator) -> torch.Tensor:
+    """(B, n_bins) amplitude gains for the remixed speech frames (`remix` (B,) bool; 1 elsewhere): a high shelf
+    rising over ~±1 kHz around `hf_boost_hz` to a gain drawn per frame, uniform in 0..`hf_boost_db` dB."""
+    f = torch.linspace(0.0, sr / 2, n_bins)
+    db = torch.where(remix, torch.rand(len(remix), generator=gen), 0.0) * cfg.hf_boost_db
+    return 10.0 ** (db[:, None] * torch.sigmoid((f - cfg.hf_boost_hz) / 500.0) / 20.0)
 
 
 def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -328,6 +344,8 @@ def validate(config: Config) -> None:
         raise DenselabError(f"--validation-fraction must be between 0 and 1, got {config.validation_fraction}")
     if not 0.0 <= config.heldout_fraction < 1.0 - config.validation_fraction:
         raise DenselabError(f"--heldout-fraction must be in [0, 1 - validation fraction), got {config.heldout_fraction}")
+    if config.hf_boost_db < 0 or not config.hf_boost_hz > 0:
+        raise DenselabError("--hf-boost-db must be at least 0 and --hf-boost-hz positive")
     if any(f <= 0 for f in (*config.speed_factors, *config.pitch_factors, *config.formant_factors)):
         raise DenselabError("--speed-factors, --pitch-factors and --formant-factors must be positive")
 
