@@ -184,7 +184,7 @@ def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) ->
     jitter = 10.0 ** ((2 * torch.rand(B, generator=gen) - 1) * cfg.level_jitter_db / 20.0)
     a, b = (a * jitter)[:, None].to(device), (b * jitter)[:, None].to(device)
     s = a * split.speech_frames[i_s.to(split.speech_frames.device)]
-    if cfg.hf_boost_db > 0:
+    if cfg.hf_boost_db > 0:  # off draws nothing, so runs without the boost reproduce the numbers from before it
         s = s * speech_eq(remix, cfg, s.shape[1], split.sample_rate, gen).to(device)
     x = s + b * split.noise_frames[i_n.to(split.noise_frames.device)]
     return x, s
@@ -345,7 +345,8 @@ def validate(config: Config) -> None:
     if not 0.0 <= config.heldout_fraction < 1.0 - config.validation_fraction:
         raise DenselabError(f"--heldout-fraction must be in [0, 1 - validation fraction), got {config.heldout_fraction}")
     if config.hf_boost_db < 0 or not config.hf_boost_hz > 0:
-        raise DenselabError("--hf-boost-db must be at least 0 and --hf-boost-hz positive")
+        raise DenselabError(f"--hf-boost-db must be at least 0 and --hf-boost-hz positive, got "
+                            f"{config.hf_boost_db} and {config.hf_boost_hz}")
     if any(f <= 0 for f in (*config.speed_factors, *config.pitch_factors, *config.formant_factors)):
         raise DenselabError("--speed-factors, --pitch-factors and --formant-factors must be positive")
 
