@@ -42,7 +42,8 @@ def tiny_model(tmp_path_factory) -> Path:
 def quick_run(tmp_path_factory, speech_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("denoise_quick")
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
-                 "--out", str(out), "--quiet", "--unseen", "none"]) == 0  # the unseen check: test_denoise_eval
+                 "--out", str(out), "--quiet", "--unseen", "none",  # the unseen check: test_denoise_eval
+                 "--magnitude-hidden", "128", "128"]) == 0
     return out
 
 
@@ -268,6 +269,11 @@ def test_quick_train_files_and_keys(quick_run: Path) -> None:
     assert summary["heldout_input_snr_db"] < summary["heldout_snr_db"] and summary["unseen"] is None
     ckpt = torch.load(quick_run / "model.pt", weights_only=True)
     assert ckpt["variant"] == summary["model"] and ckpt["sample_rate"] == SR and ckpt["n_fft"] == 1024
+    # each variant has its own widths; the mask denoises with the configured power
+    assert summary["variants"]["mask"]["widths"] == [513, 256, 256, 513]
+    assert summary["variants"]["magnitude"]["widths"] == [513, 128, 128, 513]
+    assert ckpt["widths"] == summary["widths"] == summary["variants"][summary["model"]]["widths"]
+    assert ckpt["mask_power"] == (0.8 if summary["model"] == "mask" else 1.0)
 
 
 def test_eval_prints_json(quick_run: Path, capsys) -> None:
@@ -279,7 +285,7 @@ def test_eval_prints_json(quick_run: Path, capsys) -> None:
                            "pesq", "input_pesq"}
     assert result["si_sdr_db"] > result["input_si_sdr_db"] and 0 < result["input_stoi"] <= 1 and 0 < result["stoi"] <= 1
     assert result["gain_db"] == pytest.approx(result["snr_db"] - result["input_snr_db"])
-    assert result["gain_db"] > 3.0
+    assert result["gain_db"] > 2.0  # the quick preset's 3-epoch model: 1.6 -> 4.4 dB on validation (seed 0)
 
 
 def test_trained_model_level_invariance_through_files(quick_run: Path, tmp_path: Path) -> None:
@@ -323,8 +329,35 @@ def test_high_shelf_boost_touches_only_remixed_speech_above_the_corner() -> None
     assert abs(float(high.std()) - 20 / 12 ** 0.5) < 0.3
 
 
+def test_mask_power_shapes_the_output_not_the_loss(tmp_path: Path) -> None:
+    from denselab.studies.denoise_model import estimate_magnitude, net_input
+
+    torch.manual_seed(0)
+    den = new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR, mask_power=0.8)
+    mag = torch.rand(7, 513) + 0.1
+    with torch.no_grad():
+        mask = den.net(net_input(mag, den))
+        assert torch.allclose(estimate_magnitude(den, mag), mask ** 0.8 * mag, rtol=1e-6)
+        assert torch.allclose(estimate_magnitude(den, mag, training=True), mask * mag, rtol=1e-6)
+        assert bool((mask ** 0.8 >= mask).all())  # a power below 1 only ever removes less
+    # the loss trains the plain mask: the same net at power 1 gives the same loss
+    x = torch.polar(mag, torch.rand(7, 513))
+    s = 0.5 * x
+    plain = new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR)
+    plain.net.load_state_dict(den.net.state_dict())
+    with torch.no_grad():
+        assert float(denoise.loss_fn(den, x, s, "seglog")) == float(denoise.loss_fn(plain, x, s, "seglog"))
+    # model.pt keeps the power; a file from before it existed loads with power 1
+    path = save_denoiser(tmp_path / "p.pt", den)
+    assert load_denoiser(path).mask_power == 0.8
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["mask_power"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert load_denoiser(tmp_path / "old.pt").mask_power == 1.0
+
+
 @pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"],
-                                  ["--hf-boost-db", "-3"]])
+                                  ["--hf-boost-db", "-3"], ["--mask-power", "0"]])
 def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
                  "--out", str(tmp_path / "o"), *flag]) == 2

@@ -52,6 +52,7 @@ class Denoiser:
     eps: float = EPS
     features: str = "log"  # "log": standardised log(|X| + eps); "linear": |X| / mag_scale
     dropout: tuple[float, ...] = ()  # per weight layer (training only; kept so the saved layout reloads)
+    mask_power: float = 1.0  # mask variant: |Ŝ| = sigmoid(net)^mask_power · |X| when denoising (training: power 1)
 
     @property
     def device(self) -> torch.device:
@@ -66,7 +67,7 @@ class Denoiser:
 
 def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, feat_std: np.ndarray,
                  mag_scale: float, sample_rate: int, bin_means: np.ndarray | None = None,
-                 features: str = "log", dropout: float = 0.0) -> Denoiser:
+                 features: str = "log", dropout: float = 0.0, mask_power: float = 1.0) -> Denoiser:
     """An untrained denoiser. `bin_means` (513,) = mean target |S| per bin: the magnitude variant starts
     from softplus(bias) = that mean, so it begins at a sensible output instead of near zero (collapse guard)."""
     if variant not in VARIANTS:
@@ -84,7 +85,7 @@ def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, f
             last.weight.mul_(0.1)  # start near the per-bin mean, not at a random guess
     return Denoiser(net, variant, widths, torch.as_tensor(feat_mean, dtype=torch.float32),
                     torch.as_tensor(feat_std, dtype=torch.float32), float(mag_scale), int(sample_rate),
-                    features=features, dropout=tuple(rates))
+                    features=features, dropout=tuple(rates), mask_power=float(mask_power))
 
 
 def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
@@ -95,10 +96,15 @@ def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
     return (torch.log(mag + den.eps) - den.feat_mean) / den.feat_std
 
 
-def estimate_magnitude(den: Denoiser, mag: torch.Tensor) -> torch.Tensor:
-    """|Ŝ| (N, 513) from noisy |X| (N, 513), both at REF_RMS level."""
+def estimate_magnitude(den: Denoiser, mag: torch.Tensor, training: bool = False) -> torch.Tensor:
+    """|Ŝ| (N, 513) from noisy |X| (N, 513), both at REF_RMS level. The mask variant raises its mask to
+    `den.mask_power` when denoising; `training=True` gives the mask as trained (power 1), which the loss uses."""
     out = den.net(net_input(mag, den))
-    return out * mag if den.variant == "mask" else out * den.mag_scale
+    if den.variant == "magnitude":
+        return out * den.mag_scale
+    if den.mask_power != 1.0 and not training:
+        out = out ** den.mask_power  # < 1: a milder mask (less speech lost where the net is unsure)
+    return out * mag
 
 
 def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
@@ -176,6 +182,7 @@ def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = N
         "eps": den.eps,
         "features": den.features,
         "dropout": list(den.dropout),
+        "mask_power": den.mask_power,
         **(extra or {}),
     })
 
@@ -197,7 +204,7 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
                        ckpt["variant"], tuple(ckpt["widths"]), ckpt["feat_mean"].float(), ckpt["feat_std"].float(),
                        float(ckpt["mag_scale"]), int(ckpt["sample_rate"]), int(ckpt["n_fft"]), int(ckpt["hop"]),
                        float(ckpt["ref_rms"]), float(ckpt["eps"]), str(ckpt.get("features", "log")),
-                       tuple(ckpt.get("dropout") or ()))
+                       tuple(ckpt.get("dropout") or ()), float(ckpt.get("mask_power", 1.0)))
         den.net.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise DenselabError(f"{path} is a damaged denselab model file ({type(e).__name__}); retrain it") from None

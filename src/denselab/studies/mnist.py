@@ -322,13 +322,22 @@ def embed_2d(features: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarr
 
 
 def embed_layers(reps: Sequence[np.ndarray], config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`embed_2d` of every representation, one per CPU core at a time (scikit-learn's Barnes-Hut gradient
-    releases the GIL, so threads run in parallel). Each result is independent of the scheduling."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
+    """`embed_2d` of every representation, one per CPU core at a time, each in its own process.
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(reps), os.cpu_count() or 1))) as pool:
-        return list(pool.map(lambda feats: embed_2d(feats, config), reps))
+    Processes, not threads: `threadpool_limits` changes process-wide BLAS/OpenMP settings, so in threads one
+    embedding's limit could be lifted while another still ran, and a t-SNE computed with 2 BLAS threads
+    differs in the last bits from one with 1 (amplified over its iterations). In its own process each
+    embedding always runs single-threaded, so the result never depends on the scheduling."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(len(reps), os.cpu_count() or 1))
+    if workers == 1:
+        return [embed_2d(feats, config) for feats in reps]
+    # spawn: a fresh interpreter, never a fork of a process whose torch/OpenMP threads are running
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(embed_2d, reps, [config] * len(reps)))
 
 
 def layer_names(hidden_layers: int) -> list[str]:

@@ -1,0 +1,40 @@
+"""Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
+
+usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd)"""
+import json, sys
+from pathlib import Path
+import numpy as np, torch
+import torch.nn.functional as F
+from denselab.studies import denoise_model as dm
+from denselab.studies.denoise_eval import unseen_check, summarise
+from denselab.studies.denoise_model import load_denoiser, load_pair
+
+torch.set_num_threads(1)
+DATA = Path("/work/shared/data/speech")
+TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
+orig = dm.estimate_magnitude
+P = {}
+
+def est(den, mag):
+    m = den.net(dm.net_input(mag, den))  # (N, 513) mask
+    if P.get("tsmooth", 1) > 1:
+        k = P["tsmooth"]; m = F.avg_pool1d(m.T[None], k, 1, k // 2, count_include_pad=False)[0].T
+    if P.get("fsmooth", 1) > 1:
+        k = P["fsmooth"]; m = F.avg_pool1d(m[:, None], k, 1, k // 2, count_include_pad=False)[:, 0]
+    if "gamma" in P: m = m ** P["gamma"]
+    if "floor" in P: m = m.clamp_min(P["floor"])
+    return m * mag
+
+dm.estimate_magnitude = est
+den = load_denoiser(sys.argv[1])
+clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
+for spec in sys.argv[2:]:
+    name, js = spec.split(":", 1)
+    P.clear(); P.update(json.loads(js))
+    u = unseen_check(den, DATA / "unseen", noisy - clean, seed=0, metrics=False)
+    rows = u["rows"]
+    m = lambda sel: summarise([r for r in rows if sel(r)], ("gain_db",))["gain_db"]
+    print(json.dumps({"name": name, "model": Path(sys.argv[1]).stem, "tune": round(m(lambda r: r["file"] in TUNE), 2),
+          "held": round(m(lambda r: r["file"] not in TUNE), 2), "all": round(u["mean"]["gain_db"], 2),
+          "at": {k: round(v["gain_db"], 2) for k, v in u["per_snr"].items()},
+          "pass": [round(u["passthrough"]["mean_snr_db"], 1), round(u["passthrough"]["worst_snr_db"], 1)]}), flush=True)
