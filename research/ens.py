@@ -1,4 +1,5 @@
 """Ensemble of saved mask models (average of masks): unseen check. usage: ens.py NAME model.pt model.pt ..."""
+import os
 import json, sys
 from pathlib import Path
 import torch
@@ -6,7 +7,7 @@ torch.set_num_threads(1)
 from torch import nn
 from denselab.studies.denoise_model import load_denoiser, load_pair
 from denselab.studies.denoise_eval import unseen_check, summarise
-DATA = Path("/work/shared/data/speech")
+DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "speech"
 TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
 class Mean(nn.Module):
     def __init__(self, nets): super().__init__(); self.nets = nn.ModuleList(nets)

@@ -1,6 +1,7 @@
 """Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
 
 usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd)"""
+import os
 import json, sys
 from pathlib import Path
 import numpy as np, torch
@@ -10,12 +11,12 @@ from denselab.studies.denoise_eval import unseen_check, summarise
 from denselab.studies.denoise_model import load_denoiser, load_pair
 
 torch.set_num_threads(1)
-DATA = Path("/work/shared/data/speech")
+DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "speech"
 TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
 orig = dm.estimate_magnitude
 P = {}
 
-def est(den, mag):
+def est(den, mag, training=False):
     m = den.net(dm.net_input(mag, den))  # (N, 513) mask
     if P.get("tsmooth", 1) > 1:
         k = P["tsmooth"]; m = F.avg_pool1d(m.T[None], k, 1, k // 2, count_include_pad=False)[0].T

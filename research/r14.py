@@ -2,6 +2,7 @@
 
 usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics]
 Appends one JSON line to research/results.jsonl."""
+import os
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np, torch
@@ -9,7 +10,7 @@ from denselab.studies import denoise
 from denselab.studies.denoise_model import load_pair
 from denselab.studies.denoise_eval import unseen_check, summarise
 
-DATA = Path("/work/shared/data/speech")
+DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "speech"
 TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
 
 ap = argparse.ArgumentParser()
