@@ -347,11 +347,13 @@ def test_mask_power_shapes_the_output_not_the_loss(tmp_path: Path) -> None:
     plain.net.load_state_dict(den.net.state_dict())
     with torch.no_grad():
         assert float(denoise.loss_fn(den, x, s, "seglog")) == float(denoise.loss_fn(plain, x, s, "seglog"))
-    # model.pt keeps the power; a file from before it existed loads with power 1
+    # model.pt keeps the power (model version 2); a version-1 file, from before it existed, loads with power 1
     path = save_denoiser(tmp_path / "p.pt", den)
     assert load_denoiser(path).mask_power == 0.8
     ckpt = torch.load(path, weights_only=True)
+    assert ckpt["version"] == MODEL_VERSION == 2
     del ckpt["mask_power"]
+    ckpt["version"] = 1
     torch.save(ckpt, tmp_path / "old.pt")
     assert load_denoiser(tmp_path / "old.pt").mask_power == 1.0
 

@@ -143,6 +143,7 @@ def evaluate_folder(model_path: str, speech_dir: str | Path, noise: str | Path |
     `noise` is a noise-only recording; None = the training pair's noise (noisy − clean of
     <data_dir>/speech/train_dirty_male.wav and train_clean_male.wav)."""
     den = load_denoiser(model_path, device)
+    files = clean_files(speech_dir)  # the user's folder first: its error is the one to see
     if noise is None:
         speech = Path(data_dir) / "speech"
         clean_path, noisy_path = speech / "train_clean_male.wav", speech / "train_dirty_male.wav"
@@ -152,5 +153,5 @@ def evaluate_folder(model_path: str, speech_dir: str | Path, noise: str | Path |
         noise_y, source = load_wav(noise, sr=den.sample_rate)[0], str(noise)
     if not np.any(noise_y):
         raise DenselabError(f"the noise source ({source}) is silent")
-    result = unseen_check(den, speech_dir, noise_y, seed=seed, snrs=snrs)
+    result = unseen_check(den, speech_dir, noise_y, seed=seed, snrs=snrs, files=files)
     return {"model": str(model_path), "folder": str(Path(speech_dir).resolve()), "noise": source, **result}

@@ -27,7 +27,9 @@ from denselab.io import check_model_header, model_header, save_torch, save_wav
 from denselab.models.mlp import build_mlp
 
 MODEL_KIND = "denoiser"  # model.pt header: {"format": "denselab-denoiser", "version": MODEL_VERSION}
-MODEL_VERSION = 1  # bump when model.pt's layout changes; newer versions are refused with a clear error
+# bump when model.pt's layout or meaning changes; newer versions are refused with a clear error. 2: `mask_power`
+# (an older denselab would denoise a version-2 mask model with power 1: a different output, so it must refuse it)
+MODEL_VERSION = 2
 REF_RMS = 0.1  # every signal is scaled to this RMS before features (and back after)
 EPS = 1e-4  # added to |X| before the log (at REF_RMS level, typical |X| is ~1)
 CHUNK_FRAMES = 4096  # STFT frames per chunk in `denoise_signal` (~2 M samples: ~2 min at 16 kHz)
@@ -196,8 +198,9 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         raise DenselabError(f"{path} is not a denselab model file (train one with `denselab denoise train`)") from None
-    # also reads the older header {"kind": "denselab-denoiser", "format": 1} (same layout as version 1)
-    check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, command="denoise train")
+    # also reads the older header {"kind": "denselab-denoiser", "format": 1} (same layout as version 1); version 1
+    # files have no `mask_power` and denoise with power 1
+    check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, oldest=1, command="denoise train")
     try:
         den = Denoiser(build_mlp(ckpt["widths"], activation=ckpt["activation"], init="he",
                                  dropout=ckpt.get("dropout") or 0.0, output_activation=ckpt["output_activation"]),
