@@ -285,9 +285,8 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         if cfg.ema_decay > 0:
             averaged = AveragedModel(den.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
             averaged.update_parameters(den.net)  # the first update copies: the average starts at the init
-        ema = dataclasses.replace(den, net=averaged.module) if averaged is not None else den
         # early stopping follows the mask as trained (power 1): a milder mask at use does not move the epoch
-        ema = dataclasses.replace(ema, mask_power=1.0)
+        ema = dataclasses.replace(den, net=den.net if averaged is None else averaged.module, mask_power=1.0)
         steps = max(1, cfg.frames_per_epoch // cfg.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=0.05 * lr)
         losses, curve = [], []
@@ -340,8 +339,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
 def validate(config: Config) -> None:
     """Reject bad settings before anything is written (the runner calls it before --out is touched; `run`
     calls it again). Input files are checked by `run` before training."""
-    for name in ("hidden", "magnitude_hidden"):
-        widths = getattr(config, name)
+    for name, widths in (("hidden", config.hidden), ("magnitude_hidden", config.magnitude_hidden)):
         if len(widths) < 2 or min(widths) < 1:
             raise DenselabError(f"--{name.replace('_', '-')} needs at least two positive widths, got "
                                 f"{' '.join(map(str, widths))}")
@@ -418,8 +416,8 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     val_out = {v: denoise_signal(r.den.to("cpu"), split.val_noisy) for v, r in results.items()}
     held_out = {v: denoise_signal(r.den, split.held_noisy) for v, r in results.items()} if len(split.held_noisy) else {}
     for v, r in results.items():
-        per_variant[v] = {"validation_snr_db": r.validation_snr_db, "widths": list(r.den.widths), "best_epoch": r.best_epoch,
-                          "epochs_run": len(r.train_loss), "stopped_early": r.stopped_early,
+        per_variant[v] = {"validation_snr_db": r.validation_snr_db, "widths": list(r.den.widths),
+                          "best_epoch": r.best_epoch, "epochs_run": len(r.train_loss), "stopped_early": r.stopped_early,
                           "train_seconds": r.seconds, "collapse_restarts": r.collapse_restarts,
                           **scores("validation", split.val_clean, split.val_noisy, val_out[v], sr)}
         per_variant[v]["validation_snr_db"] = r.validation_snr_db  # the EMA weights' own measurement
