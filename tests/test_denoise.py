@@ -273,7 +273,7 @@ def test_quick_train_files_and_keys(quick_run: Path) -> None:
     assert summary["variants"]["mask"]["widths"] == [513, 256, 256, 513]
     assert summary["variants"]["magnitude"]["widths"] == [513, 128, 128, 513]
     assert ckpt["widths"] == summary["widths"] == summary["variants"][summary["model"]]["widths"]
-    assert ckpt["mask_power"] == (0.8 if summary["model"] == "mask" else 1.0)
+    assert ckpt["mask_power"] == (denoise.Config().mask_power if summary["model"] == "mask" else 1.0)
 
 
 def test_eval_prints_json(quick_run: Path, capsys) -> None:

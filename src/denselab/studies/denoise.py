@@ -90,7 +90,7 @@ class Config:
     """Highest SNR of a remixed frame's recording."""
     level_jitter_db: float = 0.0
     """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
-    speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17, 1.3, 1.45)
+    speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17, 1.3, 1.45, 1.6, 1.8)
     """Speed-perturbed copies of the clean training speech for remixing (other pitches: voices never heard; 1 = none)."""
     pitch_factors: tuple[float, ...] = ()
     """Pitch shifts (x f0) of the clean training speech whose spectral envelope is moved only by each `formant_factors` value: other voices (1 = none)."""
@@ -110,7 +110,7 @@ class Config:
     """Remixed speech gets a random high-shelf gain of 0..this many dB above `hf_boost_hz` (the training voice is dull up there; other voices' fricatives are not)."""
     hf_boost_hz: float = 3000.0
     """Corner frequency of that high shelf (Hz; the gain rises over about +-1 kHz around it)."""
-    mask_power: float = 0.8
+    mask_power: float = 0.9
     """The mask variant denoises with mask**mask_power (trained with power 1; < 1 removes less where the net is unsure: more of unseen voices kept)."""
     unseen: str | None = None
     """Folder of clean speech for the check on voices never heard, run after training [default: <data-dir>/speech/unseen when present; 'none' = skip]."""
