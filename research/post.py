@@ -4,7 +4,7 @@ usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (fram
 import os
 import json, sys
 from pathlib import Path
-import numpy as np, torch
+import torch
 import torch.nn.functional as F
 from denselab.studies import denoise_model as dm
 from denselab.studies.denoise_eval import unseen_check, summarise
@@ -13,7 +13,6 @@ from denselab.studies.denoise_model import load_denoiser, load_pair
 torch.set_num_threads(1)
 DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "speech"
 TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
-orig = dm.estimate_magnitude
 P = {}
 
 def est(den, mag, training=False):
