@@ -282,14 +282,35 @@ def test_every_source_name_resolves() -> None:
         assert sources.SOURCES[study], f"no code shown for {study}"
 
 
-def test_a_missing_name_is_an_error(monkeypatch, capsys) -> None:
+def test_a_missing_name_is_an_error(monkeypatch, capsys, tmp_path: Path) -> None:
     with pytest.raises(LookupError, match="denselab.studies.mnist.no_such_function"):
         sources.source_of("denselab.studies.mnist.no_such_function")
     with pytest.raises(LookupError):
         sources.source_of("denselab.no_such_module.f")
     monkeypatch.setitem(sources.SOURCES, "mnist", {"1.1": [("Gone.", ("denselab.studies.mnist.gone",))]})
-    out = cells.code_that_ran("mnist", "1.1")
+    out = cells.code_that_ran(cells.Study("mnist", tmp_path), "1.1")
     assert "cannot be shown" in out[-1].source and "gone" in capsys.readouterr().err
+
+
+def test_the_code_shown_is_the_code_the_study_started_with(tiny_run: Path, tmp_path: Path) -> None:
+    """Each study folder records the shown functions' source when the study starts; the report shows that text
+    even after the installed code changed, and its cell says the installed code differs."""
+    for study in ("mnist", "denoise", "optim", "dropout"):
+        saved = json.loads((tiny_run / study / sources.SNAPSHOT).read_text())["functions"]
+        names = [d for e in sources.SOURCES[study].values() for _, ds in e for d in ds]
+        assert saved == {d: sources.source_of(d) for d in names}
+    root = tmp_path / "run"
+    shutil.copytree(tiny_run / "dropout", root / "dropout")
+    path = root / "dropout" / sources.SNAPSHOT
+    saved = json.loads(path.read_text())
+    name = "denselab.studies.dropout.jobs"
+    ran = saved["functions"][name].replace('"""', '"""(as it ran) ', 1)
+    path.write_text(json.dumps({**saved, "functions": {**saved["functions"], name: ran}}))
+    shown = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "code"]
+    assert any("(as it ran)" in c for c in shown)
+    path.unlink()
+    text = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "markdown"]
+    assert all("sources.json` is missing" in t for t in text)
 
 
 # ------------------------------------------------------------------------------------------ robustness

@@ -17,8 +17,9 @@ from typing import Any, Mapping
 
 from denselab.config import Runtime, is_complete, prepare_out_dir, resolve, run_record
 from denselab.errors import RunsFailed
-from denselab.io import read_json
+from denselab.io import read_json, write_json
 from denselab.lock import out_lock
+from denselab.report import sources
 from denselab.studies import denoise, dropout, mnist, optim
 
 
@@ -106,6 +107,7 @@ def run_study(name: str, preset: str, overrides: Mapping[str, Any], out_dir: str
                       file=sys.stderr)
             return read_json(Path(out_dir) / "summary.json")
         out = prepare_out_dir(out_dir, record, force=force)
+        write_json(out / sources.SNAPSHOT, sources.snapshot(name))  # the code the report shows: as it starts
         summary = study.run(config, out, runtime)
     failed = summary.get("failed_runs") or []
     if failed:

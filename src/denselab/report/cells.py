@@ -229,14 +229,20 @@ def how_it_ran(study: Study) -> list[Cell]:
                f"<th>meaning</th></tr></thead><tbody>{rows}</tbody></table></details>")]
 
 
-def code_that_ran(study: str, section: str) -> list[Cell]:
-    """Each entry of `sources.SOURCES[study][section]`: its sentence, then the functions' source as installed."""
+def code_that_ran(study: Study, section: str) -> list[Cell]:
+    """Each entry of `sources.SOURCES[study][section]`: its sentence, then the functions' source as the study
+    recorded it when it started (`<study>/sources.json`); the installed source for a folder without that file."""
+    saved, _ = read_json(study.dir / sources.SNAPSHOT)
+    ran = saved.get("functions") if isinstance(saved, dict) and isinstance(saved.get("functions"), dict) else {}
     cells = []
-    for sentence, dotted in sources.SOURCES.get(study, {}).get(section, ()):
+    for sentence, dotted in sources.SOURCES.get(study.name, {}).get(section, ()):
+        if not ran:
+            sentence += (f" *(`{study.name}/{sources.SNAPSHOT}` is missing, so this is the code installed when the "
+                         "report was built, which may not be the code that ran.)*")
         cells.append(md(sentence))
         for module, names_ in sources.by_module(dotted):
             try:
-                body = "\n\n\n".join(sources.source_of(f"{module}.{n}") for n in names_)
+                body = "\n\n\n".join(ran.get(f"{module}.{n}") or sources.source_of(f"{module}.{n}") for n in names_)
             except LookupError as e:
                 print(f"denselab report: warning: {e}", file=sys.stderr)
                 cells.append(md(f"*The source of `{module}` ({', '.join(names_)}) cannot be shown: {e}.*"))

@@ -154,12 +154,12 @@ def cells(study: Study) -> list[Cell]:
     out += [heading("2.6–2.7", "Spectrograms and their magnitudes", question=Q["2.6"]),
             md("`torch.stft` with librosa's settings gives the same $513 \\times T$ matrices as `librosa.stft`"
                + (f"; the training part of the pair has {frames} frames" if frames else "") + "."),
-            *code_that_ran("denoise", "2.6")]
+            *code_that_ran(study, "2.6")]
     out += [heading("2.8–2.9", "The network, and its nonnegative output", question=Q["2.8"]),
-            *code_that_ran("denoise", "2.8"),
+            *code_that_ran(study, "2.8"),
             md("The assignment's literal regression and the mask, side by side:"), code(VARIANTS_TABLE),
             *figures(study, ["validation_curves"], CAPTIONS), explain(text.variants, s)]
-    out += [heading("2.10–2.12", "The test recordings", question=Q["2.10"]), *code_that_ran("denoise", "2.10"),
+    out += [heading("2.10–2.12", "The test recordings", question=Q["2.10"]), *code_that_ran(study, "2.10"),
             md(text.tests_note(s)), *_tests(study)]
     named = _audio_listing(study)
     if named:
@@ -169,7 +169,7 @@ def cells(study: Study) -> list[Cell]:
         out.append(md(copies))
     title = "Validation, and a held-out test part" if s.get("heldout_snr_db") is not None else "Validation"
     out += [heading("2.13", title, question=Q["2.13"]),
-            *code_that_ran("denoise", "2.13"), code(SNR_TABLE), explain(text.validation, s, study.record, label="Answer."),
+            *code_that_ran(study, "2.13"), code(SNR_TABLE), explain(text.validation, s, study.record, label="Answer."),
             *figures(study, ["validation_spectrogram"], CAPTIONS)]
     valid = s.get("validation_audio")
     if isinstance(valid, dict):

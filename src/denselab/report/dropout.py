@@ -151,9 +151,9 @@ def cells(study: Study) -> list[Cell]:
         return out
     s = study.summary
     out += [heading("4.1–4.2", "Four networks, without and with dropout", question=Q["4.1"]),
-            *code_that_ran("dropout", "4.2")]
+            *code_that_ran(study, "4.2")]
     out += [heading("4.3–4.4", "Dropout on each layer's input, Adam at its defaults", question=Q["4.3"]),
-            *code_that_ran("dropout", "4.3"), *figures(study, ["dropout_curves"], CAPTIONS, "training-curve"),
+            *code_that_ran(study, "4.3"), *figures(study, ["dropout_curves"], CAPTIONS, "training-curve"),
             md("Last epoch of every arm (means over seeds; the verdict is the one the study wrote):"),
             code(RUNS_TABLE), *failed_runs(study)]
     out += [heading("4.5", "The trend", question=Q["4.5"]), explain(gap, s, study.record, label="Answer."),

@@ -68,7 +68,7 @@ def cells(study: Study) -> list[Cell]:
     s = study.summary
     names = _layer_names(study)
 
-    out += [heading("1.1", "The classifier", question=Q["1.1"]), *code_that_ran("mnist", "1.1"),
+    out += [heading("1.1", "The classifier", question=Q["1.1"]), *code_that_ran(study, "1.1"),
             *figures(study, ["curves"], CAPTIONS, "training-curve"),
             code('''\
 mnist = load("mnist")
@@ -84,10 +84,10 @@ table(["measure", "value"], [
     out += [heading("1.2", "Loading MNIST", question=Q["1.2"]),
             md("We read the four standard IDX files directly (no TensorFlow or torchvision needed); the "
                "normalisation is the training set's own, as the assignment allows."),
-            *code_that_ran("mnist", "1.2")]
+            *code_that_ran(study, "1.2")]
 
     out += [heading("1.3", "The softmax layer's most confident images", question=Q["1.3"]),
-            *code_that_ran("mnist", "1.3"), *figures(study, ["output_grid"], CAPTIONS, "output-grid"),
+            *code_that_ran(study, "1.3"), *figures(study, ["output_grid"], CAPTIONS, "output-grid"),
             *([_grid_table("output_grid", "output unit")] if isinstance(s.get("output_grid"), dict) else []),
             explain(text.output_grid, s)]
 
@@ -97,7 +97,7 @@ table(["measure", "value"], [
               if isinstance(s.get("penultimate_grid"), dict) else []),
             explain(text.penultimate, s, label="Answer.")]
 
-    out += [heading("1.5", "t-SNE and PCA", question=Q["1.5"]), *code_that_ran("mnist", "1.5")]
+    out += [heading("1.5", "t-SNE and PCA", question=Q["1.5"]), *code_that_ran(study, "1.5")]
 
     out += [heading("1.6", "The raw pixels", question=Q["1.6"]),
             *gallery(study, ["tsne_raw", "pca_raw"], CAPTIONS), explain(text.raw, s, label="Answer.")]

@@ -55,9 +55,9 @@ def cells(study: Study) -> list[Cell]:
     if study.summary is None:
         return out
     s = study.summary
-    out += [heading("3.1–3.3", "Five networks, one architecture", question=Q["3.1"]), *code_that_ran("optim", "3.1")]
+    out += [heading("3.1–3.3", "Five networks, one architecture", question=Q["3.1"]), *code_that_ran(study, "3.1")]
     out += [heading("3.4–3.5", "Plain SGD at learning rate 1.0, and Adam", question=Q["3.4"]),
-            *code_that_ran("optim", "3.4"),
+            *code_that_ran(study, "3.4"),
             *figures(study, ["optim_sgd", "optim_adam"], CAPTIONS, "training-curve"),
             md("Every arm under every optimiser (the verdict is the one the study wrote into `summary.json`):"),
             code(RUNS_TABLE), *failed_runs(study), explain(text.outcomes, s, study.record, label="Which arm trains, and what theory "

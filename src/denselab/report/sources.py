@@ -1,7 +1,11 @@
 """Which code the report shows, by dotted name, in ONE table: when a function moves or is renamed, this is
 the one edit (and `tests/test_report.py` fails on a name that no longer resolves, instead of the report
-silently dropping it). The source is read from the installed package when the report is built, so what the
-notebook shows is the code that ran.
+silently dropping it).
+
+Every study writes the source of the functions shown for it to its folder when it starts (`snapshot`,
+`<study>/sources.json`), and the report shows that text: a report rebuilt after an edit or an upgrade still shows
+the code that produced its results (and its cells say whether the installed code still is that code). Only a
+folder written before this file existed falls back to the installed package's source.
 """
 
 from __future__ import annotations
@@ -129,6 +133,23 @@ def source_of(dotted: str) -> str:
         return textwrap.dedent(inspect.getsource(obj)).rstrip()
     except (OSError, TypeError) as e:
         raise LookupError(f"the source of {dotted} cannot be read ({e})") from None
+
+
+SNAPSHOT = "sources.json"  # in each study's folder: {"format": 1, "functions": {dotted name: source}}
+
+
+def snapshot(study: str) -> dict[str, Any]:
+    """The source of every function the report shows for `study`, as installed now: what a study writes to its
+    folder when it starts (a name that cannot be read is left out; the report then says so)."""
+    functions = {}
+    for entries in SOURCES.get(study, {}).values():
+        for _, names in entries:
+            for dotted in names:
+                try:
+                    functions[dotted] = source_of(dotted)
+                except LookupError:
+                    continue
+    return {"format": 1, "functions": functions}
 
 
 def by_module(dotted: tuple[str, ...]) -> list[tuple[str, list[str]]]:
