@@ -85,7 +85,7 @@ def variant(other: Path, runtime: Runtime, reps: int, mult: int) -> None:
 def slots(runtime: Runtime, reps: int) -> None:
     pool = ThreadPoolExecutor(2)
     for name in ("optim", "dropout"):
-        window, data, _ = bench.arm_window(name, runtime, 0, bench.ARM_WINDOW_STEPS[name])
+        window, data, info = bench.arm_window(name, runtime, 0, bench.ARM_WINDOW_STEPS[name])
         w0 = window[0]
         jobs = REGISTRY[name].module.jobs(study_config(name, "full", {"seed": 0}))
         jobs = [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs
@@ -93,19 +93,19 @@ def slots(runtime: Runtime, reps: int) -> None:
                                        probe_size=w0.probe_size, trace_steps=w0.trace_steps) for j in g]
                   for g in sorted(arms.group_jobs(jobs), key=len, reverse=True)[:2]]
 
-        def epoch2(results: list[dict]) -> float:
-            return sum(r["epoch_seconds"][1] for r in results if len(r["epoch_seconds"]) > 1)
+        def epoch2(group: list) -> float:  # the group's second-epoch seconds, as the bench times a window
+            return bench.arm_window_run(group, data, runtime, info["parameters"])[0]
 
         def one_after_the_other() -> tuple[float, float]:
             torch.set_num_threads(2)
             t0 = time.perf_counter()
-            e = [epoch2(arms.train_group(g, data, runtime)) for g in groups]
+            e = [epoch2(g) for g in groups]
             return time.perf_counter() - t0, sum(e)
 
         def side_by_side() -> tuple[float, float]:
             def job(g):
                 torch.set_num_threads(1)  # per OS thread: OpenMP keeps the thread count per thread
-                return epoch2(arms.train_group(g, data, runtime))
+                return epoch2(g)
             t0 = time.perf_counter()
             e = [f.result() for f in [pool.submit(job, g) for g in groups]]
             torch.set_num_threads(2)

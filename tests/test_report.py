@@ -297,8 +297,7 @@ def test_the_code_shown_is_the_code_the_study_started_with(tiny_run: Path, tmp_p
     even after the installed code changed, and its cell says the installed code differs."""
     for study in ("mnist", "denoise", "optim", "dropout"):
         saved = json.loads((tiny_run / study / sources.SNAPSHOT).read_text())["functions"]
-        names = [d for e in sources.SOURCES[study].values() for _, ds in e for d in ds]
-        assert saved == {d: sources.source_of(d) for d in names}
+        assert saved == {d: sources.source_of(d) for d in sources.study_names(study)}
     root = tmp_path / "run"
     shutil.copytree(tiny_run / "dropout", root / "dropout")
     path = root / "dropout" / sources.SNAPSHOT
@@ -308,6 +307,10 @@ def test_the_code_shown_is_the_code_the_study_started_with(tiny_run: Path, tmp_p
     path.write_text(json.dumps({**saved, "functions": {**saved["functions"], name: ran}}))
     shown = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "code"]
     assert any("(as it ran)" in c for c in shown)
+    # a name the file does not record (added to the table later) is shown as installed, and the sentence says so
+    path.write_text(json.dumps({**saved, "functions": {k: v for k, v in saved["functions"].items() if k != name}}))
+    text = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "markdown"]
+    assert [("does not record `jobs`" in t) for t in text] == [False, True]
     path.unlink()
     text = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "markdown"]
     assert all("sources.json` is missing" in t for t in text)

@@ -236,9 +236,14 @@ def code_that_ran(study: Study, section: str) -> list[Cell]:
     ran = saved.get("functions") if isinstance(saved, dict) and isinstance(saved.get("functions"), dict) else {}
     cells = []
     for sentence, dotted in sources.SOURCES.get(study.name, {}).get(section, ()):
+        unrecorded = [d for d in dotted if d not in ran]
         if not ran:
             sentence += (f" *(`{study.name}/{sources.SNAPSHOT}` is missing, so this is the code installed when the "
                          "report was built, which may not be the code that ran.)*")
+        elif unrecorded:
+            names = ", ".join(f"`{d.rsplit('.', 1)[1]}`" for d in unrecorded)
+            sentence += (f" *(`{study.name}/{sources.SNAPSHOT}` does not record {names}, so that is the code "
+                         "installed when the report was built, which may not be the code that ran.)*")
         cells.append(md(sentence))
         for module, names_ in sources.by_module(dotted):
             try:

@@ -142,13 +142,11 @@ def snapshot(study: str) -> dict[str, Any]:
     """The source of every function the report shows for `study`, as installed now: what a study writes to its
     folder when it starts (a name that cannot be read is left out; the report then says so)."""
     functions = {}
-    for entries in SOURCES.get(study, {}).values():
-        for _, names in entries:
-            for dotted in names:
-                try:
-                    functions[dotted] = source_of(dotted)
-                except LookupError:
-                    continue
+    for dotted in study_names(study):
+        try:
+            functions[dotted] = source_of(dotted)
+        except LookupError:
+            continue
     return {"format": 1, "functions": functions}
 
 
@@ -158,8 +156,13 @@ def by_module(dotted: tuple[str, ...]) -> list[tuple[str, list[str]]]:
     return [(m, [n for _, n in group]) for m, group in groupby(pairs, key=lambda p: p[0])]
 
 
+def study_names(study: str) -> list[str]:
+    """Every dotted name the report shows for `study`, in order."""
+    return [d for entries in SOURCES.get(study, {}).values() for _, names in entries for d in names]
+
+
 def all_names() -> list[str]:
-    return [d for study in SOURCES.values() for entries in study.values() for _, names in entries for d in names]
+    return [d for study in SOURCES for d in study_names(study)]
 
 
 def preset_values(study: str, preset: str) -> dict[str, Any]:
