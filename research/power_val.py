@@ -7,14 +7,14 @@ from pathlib import Path
 
 import torch
 from denselab.data.audio import snr_db
-from denselab.studies import denoise
+from denselab.studies import denoise, denoise_data
 from denselab.studies.denoise_model import denoise_signal, load_denoiser, load_pair
 
 torch.set_num_threads(1)
 DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "speech"
 cfg = denoise.Config()
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
-split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, (),
+split = denoise_data.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, (),
                            heldout=cfg.heldout_fraction)
 for path in sys.argv[1:]:
     den = load_denoiser(path)

@@ -6,7 +6,7 @@ import os
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np, torch
-from denselab.studies import denoise
+from denselab.studies import denoise, denoise_data
 from denselab.studies.denoise_model import load_pair
 from denselab.studies.denoise_eval import unseen_check, summarise
 
@@ -18,6 +18,7 @@ ap.add_argument("name"); ap.add_argument("overrides", nargs="?", default="{}")
 ap.add_argument("--variant", default="mask"); ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--metrics", action="store_true")
 ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--refit", action="store_true", help="train again on training + validation for the best epoch count")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 ov = json.loads(a.overrides)
@@ -25,10 +26,16 @@ for k, v in list(ov.items()):
     if isinstance(v, list): ov[k] = tuple(v)
 cfg = denoise.Config(seed=a.seed, **ov)
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
-split = denoise.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
+split = denoise_data.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
                          heldout=cfg.heldout_fraction)
 t0 = time.time()
 res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
+if a.refit:
+    val1, epoch1 = res.validation_snr_db, res.best_epoch
+    split2 = denoise_data.split_pair(clean, noisy, sr, cfg.validation_fraction, tr, cfg.speed_factors, tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
+                                heldout=cfg.heldout_fraction, refit=True)
+    res = denoise.train_variant(a.variant, split2, cfg, "cpu", True, fixed_epochs=epoch1)
+    res.validation_snr_db, res.best_epoch = val1, epoch1
 secs = time.time() - t0
 from denselab.studies.denoise_model import save_denoiser
 models = Path(__file__).with_name("models")

@@ -13,7 +13,7 @@ import torch
 
 from denselab.cli import main
 from denselab.data.audio import snr_db
-from denselab.studies import denoise
+from denselab.studies import denoise, denoise_data
 from denselab.data.audio import HOP, N_BINS, N_FFT, inverse_spectrum, spectrum
 from denselab.studies.denoise_model import (MODEL_VERSION, denoise_any_rate, denoise_signal, load_denoiser,
                                             new_denoiser, save_denoiser, with_noisy_phase)
@@ -228,7 +228,7 @@ def test_training_is_deterministic(speech_dir: Path) -> None:
     from denselab.studies.denoise_model import load_pair
 
     clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
-    split = denoise.split_pair(clean[:200000], noisy[:200000], sr, 0.1)
+    split = denoise_data.split_pair(clean[:200000], noisy[:200000], sr, 0.1)
     cfg = denoise.Config(hidden=(32, 32), epochs=2, frames_per_epoch=512, batch_size=128)
     a, b = (denoise.train_variant("magnitude", split, cfg, "cpu", True) for _ in range(2))
     assert a.validation_snr_curve == b.validation_snr_curve and len(a.validation_snr_curve) == 2
@@ -304,7 +304,7 @@ def test_speed_perturbed_copies_join_only_the_remix_pool(speech_dir: Path) -> No
     from denselab.studies.denoise_model import load_pair
 
     clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
-    split = denoise.split_pair(clean[:100000], noisy[:100000], sr, 0.1, speed_factors=(0.9, 1.1))
+    split = denoise_data.split_pair(clean[:100000], noisy[:100000], sr, 0.1, speed_factors=(0.9, 1.1))
     T = len(split.clean_frames)
     assert len(split.speech_frames) > 2.9 * T  # 1/0.9 + 1/1.1 ≈ 2.02 more copies' worth of frames
     # recorded pairs only, no level jitter: every example is g·(S[t] + N[t]) for one recorded frame t
@@ -364,3 +364,28 @@ def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
                  "--out", str(tmp_path / "o"), *flag]) == 2
     _error_line(capsys)
+
+
+def test_the_refit_trains_on_validation_and_validation_is_scored_by_the_first_fit(tiny, tmp_path: Path,
+                                                                                   speech_dir: Path) -> None:
+    """The kept variant is trained again on training + validation for the first fit's best epoch count; the
+    validation numbers stay the first fit's (the same with the refit off), the saved model is the refit's."""
+    import dataclasses
+
+    from denselab.config import Runtime
+
+    runtime = Runtime(data_dir=str(speech_dir.parent), quiet=True)
+    cfg = tiny("denoise", model_type="mask", test=(), epochs=2)
+    on = denoise.run(cfg, tmp_path / "on", runtime)
+    off = denoise.run(dataclasses.replace(cfg, refit=False), tmp_path / "off", runtime)
+    assert off["refit"] is None and on["refit"]["variant"] == "mask"
+    assert on["validation_snr_db"] == off["validation_snr_db"] and on["epochs"] == off["epochs"]
+    assert on["refit"]["epochs"] == on["epochs"] and on["refit"]["train_seconds"] > 0
+    # the validation part (10 % of the pair) joined the training frames
+    assert on["refit"]["train_frames"] == pytest.approx(on["train_frames"] + on["validation_seconds"] * 16000 / HOP, abs=2)
+    assert on["train_seconds"] > on["variants"]["mask"]["train_seconds"]
+    refit, first = load_denoiser(tmp_path / "on" / "model.pt"), load_denoiser(tmp_path / "off" / "model.pt")
+    assert not torch.equal(refit.net[0][0].weight, first.net[0][0].weight)
+    clean, noisy = (sf.read(speech_dir / f, dtype="float32")[0] for f in ("train_clean_male.wav", "train_dirty_male.wav"))
+    n = int(len(clean) * cfg.heldout_fraction) // HOP * HOP  # the held-out part is scored by the saved model
+    assert on["heldout_snr_db"] == pytest.approx(snr_db(clean[:n], denoise_signal(refit, noisy[:n])), abs=1e-4)

@@ -27,7 +27,7 @@ $$\mathrm{SNR}(s, \hat s) = 10 \log_{10} \frac{\sum_t s_t^2}{\sum_t (s_t - \hat 
 DESCRIBED = {"seed", "model_type", "hidden", "magnitude_hidden", "epochs", "frames_per_epoch", "batch_size",
              "lr", "patience", "validation_fraction", "heldout_fraction", "remix_fraction", "snr_low_db",
              "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features",
-             "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power"}
+             "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power", "refit"}
 
 
 def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
@@ -104,11 +104,24 @@ afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} trainin
 {num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) trains the net:
 {loss}. {power_text}{ema_text}Early
 stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR and keeps the
-best weights. Seed {cfg.get('seed', 0)}."""]
+best weights. {refit_text(cfg, s)}Seed {cfg.get('seed', 0)}."""]
     if s.get("train_frames"):
         out.append(f" The training part holds {num(s['train_frames'])} STFT frames; remixing draws from "
                    f"{num(s.get('speech_frames') or s['train_frames'])} speech frames.")
     return "".join(out)
+
+
+def refit_text(cfg: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+    """The refit, in a sentence, when the config asked for it (configs from before the field: none)."""
+    if not cfg.get("refit"):
+        return ""
+    r = summary.get("refit")
+    epochs = (f"{num(r['epochs'])} epochs, the first fit's best" if isinstance(r, Mapping) and finite(r.get("epochs"))
+              else "the first fit's best epoch count")
+    return (f"Refit: the kept variant is then trained again from a fresh initialisation (same seed and schedule) on "
+            f"the training and validation parts together for {epochs}, and that model is the one saved and used for "
+            f"the held-out part, the test recordings and the check on unseen voices; the validation numbers are "
+            f"the first fit's, which never trained on validation. ")
 
 
 def tests_note(summary: Mapping[str, Any]) -> str:
@@ -136,14 +149,17 @@ def validation(summary: Mapping[str, Any], record: Mapping[str, Any] | None = No
     if not finite(snr):
         return "The summary holds no validation SNR."
     model = summary.get("model")
+    refit = isinstance(summary.get("refit"), Mapping)
     out = []
     if finite(held):
         out.append(f"On the **held-out test part** of the training pair — never trained on and not used to pick "
-                   f"the epoch or the variant, touched once at the end — the `{model}` denoiser scores "
+                   f"the epoch or the variant, touched once at the end — the `{model}` denoiser"
+                   f"{' (refit on training + validation)' if refit else ''} scores "
                    f"**{db(held)}**" + (f" against {db(held_in)} for the noisy input (a gain of {db(held - held_in)})"
                                         if finite(held_in) else "") + ". ")
         out.append(f"On the validation part, which chose the epoch and the variant (so it flatters the model a "
-                   f"little), it scores {db(snr)}" + (f" against {db(inp)}" if finite(inp) else "") + ". ")
+                   f"little), {'its first fit, before the refit,' if refit else 'it'} scores {db(snr)}"
+                   + (f" against {db(inp)}" if finite(inp) else "") + ". ")
     else:
         out.append(f"On the validation audio (the last part of the training recording, never trained on, but used "
                    f"to choose the epoch and the variant) the `{model}` denoiser scores **{db(snr)}**"
@@ -179,22 +195,25 @@ def variants(summary: Mapping[str, Any]) -> str:
     if not isinstance(vs, Mapping) or not vs:
         return "The summary holds no per-variant results."
     parts = []
+    chosen = summary.get("model")
     for name, v in vs.items():
         if not isinstance(v, Mapping):
             continue
         text = f"{VARIANT_WORDS.get(name, name)} reaches {db(v.get('validation_snr_db'))} on validation"
         if finite(v.get("heldout_snr_db")):
             text += f" and {db(v['heldout_snr_db'])} on the held-out test part"
+            if name == chosen and isinstance(summary.get("refit"), Mapping):
+                text += " (after its refit)"
         if finite(v.get("best_epoch")):
             text += f" (best epoch {v['best_epoch']} of {v.get('epochs_run', '?')}" + \
                     (", stopped early)" if v.get("stopped_early") else ")")
         if v.get("collapse_restarts"):
             text += f"; it collapsed to an all-zero output and was restarted {v['collapse_restarts']} time(s)"
         parts.append(text)
-    chosen = summary.get("model")
+    fair = ("the held-out numbers are the fair comparison, though the kept one's comes after its refit on more "
+            "data" if isinstance(summary.get("refit"), Mapping) else "so the held-out numbers are the fair comparison")
     return ("; ".join(parts) + f". The one kept is `{chosen}`" +
-            (" — the better on validation (chosen on validation, so the held-out numbers are the fair "
-             "comparison)." if len(parts) > 1 else "."))
+            (f" — the better on validation (chosen on validation; {fair})." if len(parts) > 1 else "."))
 
 
 UNSEEN_COLUMNS = (("input_snr_db", "input SNR"), ("snr_db", "output SNR"), ("gain_db", "gain"),

@@ -61,7 +61,8 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
             ("Training examples: clean frames remixed with noise frames at random SNRs; the loss.",
              ("denselab.studies.denoise.remix_batch", "denselab.studies.denoise.loss_fn")),
             ("The training loop of one variant: Adam with a cosine schedule, a moving average of the weights, "
-             "validation SNR after every epoch and early stopping on it.",
+             "validation SNR after every epoch and early stopping on it; the refit on training + validation runs "
+             "the same loop for a fixed number of epochs.",
              ("denselab.studies.denoise.train_variant",)),
         ],
         "2.10": [

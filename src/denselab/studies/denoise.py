@@ -14,7 +14,10 @@ nonnegative output, in two variants:
 Every signal is scaled to one RMS before the STFT and back afterwards (level invariance). The last 10 % of
 the training pair (contiguous) is the validation part, never trained on; validation SNR (the assignment's, on
 the reconstructed time signal) is measured after every epoch on an exponential moving average of the weights,
-training stops early on it and keeps the best. The first 5 % is a held-out test part, scored once at the end.
+training stops early on it and keeps the best. The kept variant is then refit: trained again from scratch on
+training + validation for its best epoch count (one voice is all the speech there is, and 10 % more of it helps
+on voices never heard); validation is scored with the first fit. The first 5 % is a held-out test part, scored
+once at the end.
 Training examples are remixes: clean frames plus noise frames
 (noise = noisy − clean, training part only; the STFT is linear, so this equals mixing time-shifted signals) at
 random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds. The
@@ -34,19 +37,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from denselab.config import Runtime
-from denselab.data.audio import HOP, N_FFT, load_wav, resample, snr_db, spectrum, voice_copy
+from denselab.data.audio import load_wav, snr_db, spectrum
 from denselab.errors import DenselabError
 from denselab.io import save_wav, write_json
-from denselab.studies.denoise_model import (EPS, REF_RMS, VARIANTS, Denoiser, denoise_any_rate, denoise_signal,
-                                            estimate_magnitude, load_pair, new_denoiser, save_denoiser,
-                                            signal_gain, with_noisy_phase)
+from denselab.studies.denoise_data import Split, feature_stats, split_pair
 from denselab.studies.denoise_eval import baselines, clean_files, scores, unseen_check
+from denselab.studies.denoise_model import (REF_RMS, VARIANTS, Denoiser, denoise_any_rate, denoise_signal,
+                                            estimate_magnitude, load_pair, new_denoiser, save_denoiser, signal_gain)
 from denselab.training import make_optimizer, seed_everything
 
 
@@ -82,6 +84,8 @@ class Config:
     """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
     heldout_fraction: float = 0.05
     """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none; each 5 % costs ~0.5 dB on unseen voices, docs/BENCHMARKS.md)."""
+    refit: bool = True
+    """After early stopping, train the kept variant again from scratch on training + validation for its best epoch count, and keep that model (the reported validation SNR stays the first fit's)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
     snr_low_db: float = -5.0
@@ -124,50 +128,7 @@ SPEECH_FILES = {"clean": "train_clean_male.wav", "noisy": "train_dirty_male.wav"
                 "test": ("test_x_01.wav", "test_x_02.wav")}
 
 
-# ------------------------------------------------------------------------------------------------- data
-
-
-@dataclass
-class Split:
-    """The training pair cut into a training part (as STFT frames), a validation and a held-out test part (audio)."""
-
-    clean_frames: torch.Tensor  # (T, 513) complex64 STFT of the clean training part, native level
-    speech_frames: torch.Tensor  # (T + T', 513): clean_frames, then those of its speed-perturbed copies
-    noise_frames: torch.Tensor  # (T, 513) complex64 STFT of noisy − clean over the training part
-    speech_power: float  # mean square of the clean training part
-    noise_power: float  # mean square of the noise over the training part
-    noisy_power: float  # mean square of the noisy training part
-    noise_psd: np.ndarray  # (513,) mean |N|² per bin over the training part (for the classic baselines)
-    val_clean: np.ndarray
-    val_noisy: np.ndarray
-    held_clean: np.ndarray  # empty without a held-out part
-    held_noisy: np.ndarray
-    sample_rate: int
-    truncated_samples: int
-
-
-def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, truncated: int = 0,
-               speed_factors: tuple[float, ...] = (), voices: tuple[tuple[float, float], ...] = (),
-               heldout: float = 0.0) -> Split:
-    """Cut the pair at hop boundaries into held-out test (the first `heldout`) | training | validation (the last
-    `fraction`). The validation part stays at the end, where it was before there was a test part.
-
-    Each speed factor f adds a copy of the clean training speech played f times faster (pitch and formants
-    scaled by f, like another voice) to the speech frames that remixing draws from; each (pitch, formant) pair
-    in `voices` adds a copy with that pitch and that formant scaling (`voice_copy`)."""
-    start = int(len(clean) * heldout) // HOP * HOP
-    cut = int(len(clean) * (1.0 - fraction)) // HOP * HOP
-    if cut - start < 8 * N_FFT or len(clean) - cut < 2 * N_FFT or (heldout > 0 and start < 2 * N_FFT):
-        raise DenselabError(f"the training pair is too short ({len(clean)} samples) to hold out "
-                            f"{fraction:.0%} for validation and {heldout:.0%} for testing; give at least a few "
-                            f"seconds of audio")
-    s, n = clean[start:cut], noisy[start:cut] - clean[start:cut]
-    S, N = spectrum(s).contiguous(), spectrum(n).contiguous()  # (T, 513)
-    copies = [spectrum(resample(s, sr, int(round(sr / f)))) for f in speed_factors if f > 0 and f != 1.0]
-    copies += [voice_copy(s, sr, p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0)]
-    return Split(S, torch.cat([S, *copies]), N, float(np.mean(np.square(s, dtype=np.float64))), float(np.mean(np.square(n, dtype=np.float64))),
-                 float(np.mean(np.square(noisy[start:cut], dtype=np.float64))),
-                 (N.abs() ** 2).mean(0).numpy(), clean[cut:], noisy[cut:], clean[:start], noisy[:start], sr, truncated)
+# --------------------------------------------------------------------------------------- training data
 
 
 def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,17 +161,6 @@ def speech_eq(remix: torch.Tensor, cfg: Config, n_bins: int, sr: int, gen: torch
     f = torch.linspace(0.0, sr / 2, n_bins)
     db = torch.where(remix, torch.rand(len(remix), generator=gen), 0.0) * cfg.hf_boost_db
     return 10.0 ** (db[:, None] * torch.sigmoid((f - cfg.hf_boost_hz) / 500.0) / 20.0)
-
-
-def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Per-bin mean/std of log(|X| + eps) and the clean magnitude scale, over the recorded training part at
-    REF_RMS level: (feat_mean, feat_std, mag_scale, per-bin mean |S|)."""
-    g = REF_RMS / math.sqrt(split.noisy_power)
-    mag_x = (g * (split.clean_frames + split.noise_frames)).abs().double()
-    mag_s = (g * split.clean_frames).abs().double()
-    logx = torch.log(mag_x + EPS)
-    std = logx.std(0).clamp_min(1e-3)
-    return logx.mean(0).numpy(), std.numpy(), float(mag_s.mean()), mag_s.mean(0).numpy()
 
 
 def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse") -> torch.Tensor:
@@ -261,9 +211,13 @@ def output_energy_ratio(den: Denoiser, val_mag: torch.Tensor) -> float:
 
 
 def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: bool,
-                  max_restarts: int = 2) -> TrainResult:
+                  max_restarts: int = 2, fixed_epochs: int | None = None) -> TrainResult:
     """Train one variant with early stopping on validation SNR. An all-zero output (collapse) or a non-finite
-    loss restarts from a fresh initialisation at half the learning rate, at most `max_restarts` times."""
+    loss restarts from a fresh initialisation at half the learning rate, at most `max_restarts` times.
+
+    `fixed_epochs` (the refit, on a split whose training part includes validation): train exactly that many
+    epochs on the same learning-rate schedule and keep the averaged weights at the end; no validation SNR is
+    measured (`validation_snr_db` is nan), since that part has been trained on."""
     feat_mean, feat_std, mag_scale, bin_means = feature_stats(split)
     val_mag = spectrum(split.val_noisy * signal_gain(split.val_noisy, REF_RMS), device=device).abs()
     on_device = dataclasses.replace(split, clean_frames=split.clean_frames.to(device),
@@ -291,7 +245,8 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=0.05 * lr)
         losses, curve = [], []
         best, best_epoch, best_state, failed = -math.inf, 0, None, False
-        bar = tqdm(range(1, cfg.epochs + 1), desc=f"denoise {variant}", unit="epoch", disable=quiet, leave=False)
+        bar = tqdm(range(1, (fixed_epochs or cfg.epochs) + 1), desc=f"denoise {variant}{' refit' if fixed_epochs else ''}",
+                   unit="epoch", disable=quiet, leave=False)
         for epoch in bar:
             den.net.train()
             total = torch.zeros((), device=device)
@@ -309,6 +264,9 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
             if not math.isfinite(losses[-1]) or output_energy_ratio(ema, val_mag) < 1e-3:
                 failed = True
                 break
+            if fixed_epochs:  # no early stopping: the weights after the last epoch are kept
+                best, best_epoch, best_state = math.nan, epoch, ema.net.state_dict()
+                continue
             curve.append(snr_db(split.val_clean, denoise_signal(ema, split.val_noisy)))
             if curve[-1] > best:
                 best, best_epoch = curve[-1], epoch
@@ -326,7 +284,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         raise DenselabError(f"the {variant} denoiser collapsed to an all-zero output {restarts + 1} times; "
                             f"try a lower --lr")
     den.net.load_state_dict(best_state)
-    if den.mask_power != 1.0:  # the saved model's own validation SNR, with the power it denoises with
+    if den.mask_power != 1.0 and not fixed_epochs:  # the kept weights' own validation SNR, at the power they denoise with
         den.net.eval()
         best = snr_db(split.val_clean, denoise_signal(den, split.val_noisy))
     return TrainResult(den, best, best_epoch, losses, curve, time.perf_counter() - t0, restarts,
@@ -409,12 +367,23 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     results = {v: train_variant(v, split, config, runtime.device, runtime.quiet) for v in variants}
     chosen = max(results, key=lambda v: results[v].validation_snr_db)
     best = results[chosen]
-    save_denoiser(out / "model.pt", best.den.to("cpu"), extra={"validation_snr_db": best.validation_snr_db})
+    # `final`: the model each variant denoises with from here on. The refit has seen the validation part, so
+    # validation is scored with the first fit (`results`) and everything after it with `final`.
+    final = {v: r.den.to("cpu") for v, r in results.items()}
+    refit = None
+    if config.refit:
+        whole = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors,
+                           tuple((p, v) for p in config.pitch_factors for v in config.formant_factors),
+                           config.heldout_fraction, refit=True)
+        refit = train_variant(chosen, whole, config, runtime.device, runtime.quiet, fixed_epochs=best.best_epoch)
+        final[chosen] = refit.den.to("cpu")
+    save_denoiser(out / "model.pt", final[chosen], extra={"validation_snr_db": best.validation_snr_db,
+                                                          "refit": refit is not None})
     base = baselines(split.val_clean, split.val_noisy, split.noise_psd)
 
     figures, audio, per_variant = {}, {}, {}
-    val_out = {v: denoise_signal(r.den.to("cpu"), split.val_noisy) for v, r in results.items()}
-    held_out = {v: denoise_signal(r.den, split.held_noisy) for v, r in results.items()} if len(split.held_noisy) else {}
+    val_out = {v: denoise_signal(r.den, split.val_noisy) for v, r in results.items()}
+    held_out = {v: denoise_signal(den, split.held_noisy) for v, den in final.items()} if len(split.held_noisy) else {}
     for v, r in results.items():
         per_variant[v] = {"validation_snr_db": r.validation_snr_db, "widths": list(r.den.widths),
                           "best_epoch": r.best_epoch, "epochs_run": len(r.train_loss), "stopped_early": r.stopped_early,
@@ -439,7 +408,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     tests = []
     for path, y, file_sr in tests_in:
         stem = path.stem
-        outs = {v: denoise_any_rate(r.den, y, file_sr) for v, r in results.items()}
+        outs = {v: denoise_any_rate(den, y, file_sr) for v, den in final.items()}
         rel = {"output": f"audio/{stem}_recons.wav", "noisy": f"audio/{stem}_noisy.wav",
                "figure": f"figures/{stem}_spectrogram.png"}
         rel.update({f"output_{v}": f"audio/{stem}_recons_{v}.wav" for v in outs if len(outs) > 1})
@@ -461,8 +430,8 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
 
     unseen = None
     if unseen_dir is not None:
-        for v, r in results.items():
-            per_variant[v]["unseen"] = unseen_check(r.den, unseen_dir, noisy - clean, seed=config.seed)
+        for v, den in final.items():
+            per_variant[v]["unseen"] = unseen_check(den, unseen_dir, noisy - clean, seed=config.seed)
         unseen = {"folder": str(unseen_dir.resolve()), "noise": f"{noisy_path.name} - {clean_path.name}",
                   **per_variant[chosen]["unseen"]}
     summary = {
@@ -472,8 +441,12 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
         **{k: v for k, v in per_variant[chosen].items() if k.startswith(("validation_", "heldout_"))
            and k not in ("validation_snr_db", "validation_snr_curve")},
         "model": chosen,
-        "train_seconds": sum(r.seconds for r in results.values()),
+        "train_seconds": sum(r.seconds for r in results.values()) + (refit.seconds if refit else 0.0),
         "epochs": best.best_epoch,
+        "refit": None if refit is None else {
+            "variant": chosen, "epochs": refit.best_epoch, "train_seconds": refit.seconds,
+            "train_frames": len(whole.clean_frames), "speech_frames": len(whole.speech_frames),
+            "collapse_restarts": refit.collapse_restarts},
         "baselines": base,
         "variants": per_variant,
         "tests": tests,
