@@ -1,6 +1,6 @@
 """Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
 
-usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd)"""
+usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin"""
 import os
 import json, sys
 from pathlib import Path
@@ -23,6 +23,8 @@ def est(den, mag, training=False):
         k = P["fsmooth"]; m = F.avg_pool1d(m[:, None], k, 1, k // 2, count_include_pad=False)[:, 0]
     if "gamma" in P: m = m ** P["gamma"]
     if "floor" in P: m = m.clamp_min(P["floor"])
+    if "lf" in P:  # the lowest P["lf"] bins (15.6 Hz each) get a mask of at least P["lfmin"] (default 1: passed)
+        m = torch.cat([m[:, :P["lf"]].clamp_min(P.get("lfmin", 1.0)), m[:, P["lf"]:]], 1)
     return m * mag
 
 dm.estimate_magnitude = est

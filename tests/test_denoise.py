@@ -316,6 +316,23 @@ def test_speed_perturbed_copies_join_only_the_remix_pool(speech_dir: Path) -> No
     assert x.shape == (64, 513) and float(dist.min(1).values.max()) < 1e-3 * float(x.abs().max())
 
 
+def test_frame_shifts_add_frames_on_shifted_grids_with_pairs_aligned(speech_dir: Path) -> None:
+    from denselab.studies.denoise_model import load_pair
+
+    clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
+    clean, noisy = clean[:100000], noisy[:100000]
+    one = denoise_data.split_pair(clean, noisy, sr, 0.1)
+    four = denoise_data.split_pair(clean, noisy, sr, 0.1, shifts=4)
+    T = len(one.clean_frames)
+    assert len(four.clean_frames) == len(four.noise_frames) == len(four.speech_frames) and 4 * T - 4 <= len(four.clean_frames) <= 4 * T
+    assert torch.equal(four.clean_frames[:T], one.clean_frames)  # the first grid is the test-time STFT's
+    cut = int(len(clean) * 0.9) // HOP * HOP
+    second = spectrum(noisy[HOP // 4:cut])  # the second grid starts a quarter hop later; clean + noise = noisy
+    assert torch.allclose(four.clean_frames[T:T + len(second)] + four.noise_frames[T:T + len(second)], second, atol=1e-4)
+    assert not torch.allclose(second[:len(second) - 1], spectrum(noisy[:cut])[:len(second) - 1], atol=1e-2)
+    np.testing.assert_array_equal(four.val_noisy, one.val_noisy)
+
+
 def test_high_shelf_boost_touches_only_remixed_speech_above_the_corner() -> None:
     cfg = denoise.Config(hf_boost_db=20.0, hf_boost_hz=3000.0)
     remix = torch.tensor([True] * 4000 + [False] * 10)
@@ -375,7 +392,7 @@ def test_the_refit_trains_on_validation_and_validation_is_scored_by_the_first_fi
     from denselab.config import Runtime
 
     runtime = Runtime(data_dir=str(speech_dir.parent), quiet=True)
-    cfg = tiny("denoise", model_type="mask", test=(), epochs=2)
+    cfg = tiny("denoise", model_type="mask", test=(), epochs=2, refit=True)
     on = denoise.run(cfg, tmp_path / "on", runtime)
     off = denoise.run(dataclasses.replace(cfg, refit=False), tmp_path / "off", runtime)
     assert off["refit"] is None and on["refit"]["variant"] == "mask"

@@ -439,5 +439,8 @@ def test_denoise_answer_prefers_the_heldout_part() -> None:
          "heldout_input_snr_db": 2.0, "model": "mask", "baselines": {"noisy": 1.0, "wiener": 6.0, "oracle": 16.0}}
     out = denoise_text.validation(s)
     assert "**held-out test part**" in out and "**11.0 dB**" in out and "gain of 9.0 dB" in out
-    assert "closes 80 %" in out and "meets our own 12.0 dB" in out
+    assert "closes 80 %" in out and "meets our own 12.0 dB" in out and "refit" not in out
+    refit = denoise_text.validation({**s, "refit": {"variant": "mask", "epochs": 10}})
+    assert "denoiser (refit on training + validation) scores **11.0 dB**" in refit
+    assert "its first fit, before the refit, scores 13.0 dB" in refit
     assert fmt.db(None) == "n/a"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from denselab.data.audio import HOP
 from denselab.report.fmt import db, finite, names, num, pct, quick_note
 
 SNR_TARGET_DB = 12.0  # this project's validation target for the full preset (issue 4)
@@ -27,7 +28,8 @@ $$\mathrm{SNR}(s, \hat s) = 10 \log_{10} \frac{\sum_t s_t^2}{\sum_t (s_t - \hat 
 DESCRIBED = {"seed", "model_type", "hidden", "magnitude_hidden", "epochs", "frames_per_epoch", "batch_size",
              "lr", "patience", "validation_fraction", "heldout_fraction", "remix_fraction", "snr_low_db",
              "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features",
-             "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power", "refit"}
+             "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power", "refit",
+             "frame_shifts"}
 
 
 def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
@@ -63,6 +65,10 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
               f"scaled by × {num(formants)} join the speech that remixing draws from." if pitches else
               f" No pitch-shifted voice copies (formant factors × {num(formants)} unused)."
               if list(formants) != [1.0] else "")
+    shifts = cfg.get("frame_shifts") or 1
+    shifts_text = (f" The training part's STFT frames are taken on {num(shifts)} frame grids, each started "
+                   f"{num(HOP // shifts)} samples after the last, so the one recording gives {num(shifts)} times "
+                   f"as many distinct frames (the test-time STFT uses the first grid)." if shifts > 1 else "")
     boost = cfg.get("hf_boost_db") or 0
     boost_text = (f" Spectral balance: every remixed speech frame is given a random high-shelf gain, drawn "
                   f"uniformly between 0 and {num(boost)} dB, above about {num(cfg.get('hf_boost_hz'))} Hz (the "
@@ -99,7 +105,7 @@ with ReLU hidden layers{f', dropout {num(drop)} on every hidden layer input' if 
 The `magnitude` variant's input is {'|X| scaled to unit mean' if feats == 'linear' else 'the standardised log(|X| + ε)'};
 the mask always sees the log-magnitude. Every recording is scaled to a fixed RMS before the STFT and back
 afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} training frames in mini-batches of
-{num(cfg.get('batch_size'))}: {remix_text}. {speed_text}.{voices}{boost_text}
+{num(cfg.get('batch_size'))}: {remix_text}.{shifts_text} {speed_text}.{voices}{boost_text}
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
 {num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) trains the net:
 {loss}. {power_text}{ema_text}Early

@@ -14,10 +14,9 @@ nonnegative output, in two variants:
 Every signal is scaled to one RMS before the STFT and back afterwards (level invariance). The last 10 % of
 the training pair (contiguous) is the validation part, never trained on; validation SNR (the assignment's, on
 the reconstructed time signal) is measured after every epoch on an exponential moving average of the weights,
-training stops early on it and keeps the best. The kept variant is then refit: trained again from scratch on
-training + validation for its best epoch count (one voice is all the speech there is, and 10 % more of it helps
-on voices never heard); validation is scored with the first fit. The first 5 % is a held-out test part, scored
-once at the end.
+training stops early on it and keeps the best. With `refit`, the kept variant is then trained again from
+scratch on training + validation for its best epoch count, and validation stays scored with the first fit. The
+first 5 % is a held-out test part, scored once at the end.
 Training examples are remixes: clean frames plus noise frames
 (noise = noisy − clean, training part only; the STFT is linear, so this equals mixing time-shifted signals) at
 random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds. The
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
@@ -84,8 +84,10 @@ class Config:
     """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
     heldout_fraction: float = 0.05
     """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none; each 5 % costs ~0.5 dB on unseen voices, docs/BENCHMARKS.md)."""
-    refit: bool = True
-    """After early stopping, train the kept variant again from scratch on training + validation for its best epoch count, and keep that model (the reported validation SNR stays the first fit's)."""
+    frame_shifts: int = 4
+    """Training frames are taken on this many STFT frame grids, each shifted by hop/frame_shifts samples (1 = the one grid of the test-time STFT): more distinct frames of the same speech and noise."""
+    refit: bool = False
+    """After early stopping, train the kept variant again from scratch on training + validation for its best epoch count and keep that model (validation is scored with the first fit; off by default: ~+0.05 dB on unseen voices for ~50 s more, docs/BENCHMARKS.md)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
     snr_low_db: float = -5.0
@@ -319,6 +321,8 @@ def validate(config: Config) -> None:
                             f"{config.hf_boost_db} and {config.hf_boost_hz}")
     if not 0.0 < config.mask_power <= 2.0:
         raise DenselabError(f"--mask-power must be in (0, 2], got {config.mask_power}")
+    if not 1 <= config.frame_shifts <= 64:
+        raise DenselabError(f"--frame-shifts must be between 1 and 64, got {config.frame_shifts}")
     if any(f <= 0 for f in (*config.speed_factors, *config.pitch_factors, *config.formant_factors)):
         raise DenselabError("--speed-factors, --pitch-factors and --formant-factors must be positive")
 
@@ -341,6 +345,14 @@ def _resolve_inputs(cfg: Config, runtime: Runtime) -> tuple[Path, Path, list[Pat
     return clean, noisy, tests, unseen
 
 
+def split_for(cfg: Config, clean: np.ndarray, noisy: np.ndarray, sr: int, truncated: int = 0,
+              refit: bool = False) -> Split:
+    """`split_pair` with the config's fractions, speed factors, voice copies and frame grids."""
+    return split_pair(clean, noisy, sr, cfg.validation_fraction, truncated, cfg.speed_factors,
+                      tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
+                      cfg.heldout_fraction, refit=refit, shifts=cfg.frame_shifts)
+
+
 def assignment_name(stem: str) -> str | None:
     """The assignment's name for a test file's reconstruction: test_x_01 -> test_s_01_recons.wav."""
     m = re.fullmatch(r"test_x_(\w+)", stem)
@@ -359,9 +371,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     clean_path, noisy_path, test_paths, unseen_dir = _resolve_inputs(config, runtime)
     tests_in = [(path, *load_wav(path)) for path in test_paths]  # fail before training, not after
     clean, noisy, sr, truncated = load_pair(clean_path, noisy_path)
-    split = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors,
-                       tuple((p, v) for p in config.pitch_factors for v in config.formant_factors),
-                       config.heldout_fraction)
+    split = split_for(config, clean, noisy, sr, truncated)
 
     variants = VARIANTS if config.model_type == "auto" else (config.model_type,)
     results = {v: train_variant(v, split, config, runtime.device, runtime.quiet) for v in variants}
@@ -372,9 +382,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     final = {v: r.den.to("cpu") for v, r in results.items()}
     refit = None
     if config.refit:
-        whole = split_pair(clean, noisy, sr, config.validation_fraction, truncated, config.speed_factors,
-                           tuple((p, v) for p in config.pitch_factors for v in config.formant_factors),
-                           config.heldout_fraction, refit=True)
+        whole = split_for(config, clean, noisy, sr, truncated, refit=True)
         refit = train_variant(chosen, whole, config, runtime.device, runtime.quiet, fixed_epochs=best.best_epoch)
         final[chosen] = refit.den.to("cpu")
     save_denoiser(out / "model.pt", final[chosen], extra={"validation_snr_db": best.validation_snr_db,
