@@ -376,7 +376,7 @@ def test_mask_power_shapes_the_output_not_the_loss(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"],
-                                  ["--hf-boost-db", "-3"], ["--mask-power", "0"]])
+                                  ["--hf-boost-db", "-3"], ["--mask-power", "0"], ["--frame-shifts", "0"]])
 def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
                  "--out", str(tmp_path / "o"), *flag]) == 2

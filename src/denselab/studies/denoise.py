@@ -87,7 +87,7 @@ class Config:
     frame_shifts: int = 4
     """Training frames are taken on this many STFT frame grids, each shifted by hop/frame_shifts samples (1 = the one grid of the test-time STFT): more distinct frames of the same speech and noise."""
     refit: bool = False
-    """After early stopping, train the kept variant again from scratch on training + validation for its best epoch count and keep that model (validation is scored with the first fit; off by default: ~+0.05 dB on unseen voices for ~50 s more, docs/BENCHMARKS.md)."""
+    """After early stopping, train the kept variant again from scratch on training + validation for its best epoch count and keep that model (validation is scored with the first fit; off by default: with one frame grid it gained ~0.05 dB on unseen voices for ~50 s more, docs/BENCHMARKS.md)."""
     remix_fraction: float = 0.8
     """Fraction of training frames that pair speech with a random noise frame at a random SNR (rest: as recorded)."""
     snr_low_db: float = -5.0
@@ -290,7 +290,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         den.net.eval()
         best = snr_db(split.val_clean, denoise_signal(den, split.val_noisy))
     return TrainResult(den, best, best_epoch, losses, curve, time.perf_counter() - t0, restarts,
-                       len(curve) < cfg.epochs)
+                       not fixed_epochs and len(curve) < cfg.epochs)
 
 
 # ------------------------------------------------------------------------------------------------- run
