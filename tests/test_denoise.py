@@ -364,19 +364,54 @@ def test_mask_power_shapes_the_output_not_the_loss(tmp_path: Path) -> None:
     plain.net.load_state_dict(den.net.state_dict())
     with torch.no_grad():
         assert float(denoise.loss_fn(den, x, s, "seglog")) == float(denoise.loss_fn(plain, x, s, "seglog"))
-    # model.pt keeps the power (model version 2); a version-1 file, from before it existed, loads with power 1
+    # model.pt keeps the power (since model version 2); a version-1 file, from before it existed, loads with power 1
     path = save_denoiser(tmp_path / "p.pt", den)
     assert load_denoiser(path).mask_power == 0.8
     ckpt = torch.load(path, weights_only=True)
-    assert ckpt["version"] == MODEL_VERSION == 2
-    del ckpt["mask_power"]
+    assert ckpt["version"] == MODEL_VERSION == 3
+    del ckpt["mask_power"], ckpt["grids"]
     ckpt["version"] = 1
     torch.save(ckpt, tmp_path / "old.pt")
     assert load_denoiser(tmp_path / "old.pt").mask_power == 1.0
 
 
+def test_cycle_spinning_averages_the_outputs_of_shifted_grids(tmp_path: Path) -> None:
+    from denselab.studies.denoise_model import CHUNK_FRAMES, _denoise_one_grid
+
+    torch.manual_seed(0)
+    den = new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR, grids=4)
+    one = new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR)
+    one.net.load_state_dict(den.net.state_dict())
+    y = _speechlike(6000)
+    gain = np.float32(0.1 / np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+    # the signal delayed by 0, 128, 256, 384 samples, each denoised at the level `y` sets, moved back, averaged
+    shifted = [_denoise_one_grid(one, np.concatenate([np.zeros(d, np.float32), y]), gain, CHUNK_FRAMES)[d:]
+               for d in (0, 128, 256, 384)]
+    out = denoise_signal(den, y)
+    assert out.shape == y.shape
+    np.testing.assert_allclose(out * gain, np.mean(shifted, 0), atol=1e-5)
+    np.testing.assert_allclose(shifted[0] / gain, denoise_signal(one, y), atol=1e-6)
+    with torch.no_grad():  # a mask of 1 gives back every grid's input exactly, so the average is the input
+        den.net[-1][-2].bias.fill_(30.0)
+        den.net[-1][-2].weight.zero_()
+    np.testing.assert_allclose(denoise_signal(den, y), y, atol=1e-5)
+    den.net.load_state_dict(one.net.state_dict())
+    assert not np.allclose(out, denoise_signal(one, y), atol=1e-4)  # the grids do differ
+    np.testing.assert_allclose(denoise_signal(den, 3 * y), 3 * out, rtol=1e-4, atol=1e-5)  # level invariant
+    np.testing.assert_allclose(denoise_signal(den, y, chunk_frames=3), out, atol=1e-5)  # chunking changes nothing
+    # model.pt keeps the grids (model version 3); files from before load with one grid
+    path = save_denoiser(tmp_path / "g.pt", den)
+    assert load_denoiser(path).grids == 4
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["grids"]
+    ckpt["version"] = 2
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert load_denoiser(tmp_path / "old.pt").grids == 1
+
+
 @pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"],
-                                  ["--hf-boost-db", "-3"], ["--mask-power", "0"], ["--frame-shifts", "0"]])
+                                  ["--hf-boost-db", "-3"], ["--mask-power", "0"], ["--frame-shifts", "0"],
+                                  ["--denoise-grids", "65"]])
 def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
                  "--out", str(tmp_path / "o"), *flag]) == 2

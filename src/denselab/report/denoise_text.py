@@ -29,7 +29,7 @@ DESCRIBED = {"seed", "model_type", "hidden", "magnitude_hidden", "epochs", "fram
              "lr", "patience", "validation_fraction", "heldout_fraction", "remix_fraction", "snr_low_db",
              "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features",
              "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power", "refit",
-             "frame_shifts"}
+             "frame_shifts", "denoise_grids"}
 
 
 def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
@@ -88,6 +88,12 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
                   f"more speech where the net is unsure; the per-epoch validation curve and early stopping follow the "
                   f"trained $m$. "
                   if kind != "magnitude" and finite(power) and power != 1 else "")
+    grids = cfg.get("denoise_grids") or 1
+    grids_text = (f"Every denoising (the reported scores, the test recordings, the checks, `denoise apply`) is done "
+                  f"on {num(grids)} STFT frame grids, the input delayed by multiples of {num(HOP // grids)} samples, "
+                  f"and the {num(grids)} outputs, moved back into place, are averaged (cycle spinning: each grid's "
+                  f"errors differ, so they partly cancel); the per-epoch validation curve and early stopping use the "
+                  f"one grid. " if grids > 1 else "")
     ema_text = f"Validation uses an exponential moving average of the weights (decay {num(ema)} per step). " if ema else ""
     mag_hidden = cfg.get("magnitude_hidden") or hidden  # configs from before the field: one width for both
 
@@ -108,7 +114,7 @@ afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} trainin
 {num(cfg.get('batch_size'))}: {remix_text}.{shifts_text} {speed_text}.{voices}{boost_text}
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
 {num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) trains the net:
-{loss}. {power_text}{ema_text}Early
+{loss}. {power_text}{grids_text}{ema_text}Early
 stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR and keeps the
 best weights. {refit_text(cfg, s)}Seed {cfg.get('seed', 0)}."""]
     if s.get("train_frames"):

@@ -118,6 +118,8 @@ class Config:
     """Corner frequency of that high shelf (Hz; the gain rises over about +-1 kHz around it)."""
     mask_power: float = 0.9
     """The mask variant denoises with mask**mask_power (trained with power 1; < 1 removes less where the net is unsure: more of unseen voices kept)."""
+    denoise_grids: int = 4
+    """Denoising averages the outputs on this many STFT frame grids, each hop/denoise_grids samples later (cycle spinning; the per-epoch validation curve uses one grid; 1 = one STFT)."""
     unseen: str | None = None
     """Folder of clean speech for the check on voices never heard, run after training [default: <data-dir>/speech/unseen when present; 'none' = skip]."""
 
@@ -195,10 +197,10 @@ def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse") 
 @dataclass
 class TrainResult:
     den: Denoiser
-    validation_snr_db: float  # of the kept weights as saved (the mask raised to `mask_power`)
+    validation_snr_db: float  # of the kept weights as they denoise (`mask_power`, `grids`)
     best_epoch: int
     train_loss: list[float]
-    validation_snr_curve: list[float]  # per epoch, of the mask as trained (power 1): what early stopping follows
+    validation_snr_curve: list[float]  # per epoch, of the net as trained (power 1, one grid): what early stopping follows
     seconds: float
     collapse_restarts: int
     stopped_early: bool
@@ -233,7 +235,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         hidden = cfg.magnitude_hidden if variant == "magnitude" else cfg.hidden
         den = new_denoiser(variant, hidden, feat_mean, feat_std, mag_scale, split.sample_rate, bin_means,
                            features=cfg.features if variant == "magnitude" else "log", dropout=cfg.dropout,
-                           mask_power=cfg.mask_power if variant == "mask" else 1.0).to(device)
+                           mask_power=cfg.mask_power if variant == "mask" else 1.0, grids=cfg.denoise_grids).to(device)
         opt = make_optimizer("adam", den.net.parameters(), lr=lr)  # fused kernel where torch has one
         # validation (and the saved model) use an exponential moving average of the weights: steadier than
         # the last step's weights, whose validation SNR jumps by ~1 dB from epoch to epoch
@@ -241,8 +243,8 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         if cfg.ema_decay > 0:
             averaged = AveragedModel(den.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
             averaged.update_parameters(den.net)  # the first update copies: the average starts at the init
-        # early stopping follows the mask as trained (power 1): a milder mask at use does not move the epoch
-        ema = dataclasses.replace(den, net=den.net if averaged is None else averaged.module, mask_power=1.0)
+        # early stopping follows the mask as trained (power 1, one grid): how it denoises does not move the epoch
+        ema = dataclasses.replace(den, net=den.net if averaged is None else averaged.module, mask_power=1.0, grids=1)
         steps = max(1, cfg.frames_per_epoch // cfg.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=0.05 * lr)
         losses, curve = [], []
@@ -286,7 +288,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         raise DenselabError(f"the {variant} denoiser collapsed to an all-zero output {restarts + 1} times; "
                             f"try a lower --lr")
     den.net.load_state_dict(best_state)
-    if den.mask_power != 1.0 and not fixed_epochs:  # the kept weights' own validation SNR, at the power they denoise with
+    if (den.mask_power != 1.0 or den.grids != 1) and not fixed_epochs:  # the kept weights' own validation SNR, as they denoise
         den.net.eval()
         best = snr_db(split.val_clean, denoise_signal(den, split.val_noisy))
     return TrainResult(den, best, best_epoch, losses, curve, time.perf_counter() - t0, restarts,
@@ -321,8 +323,9 @@ def validate(config: Config) -> None:
                             f"{config.hf_boost_db} and {config.hf_boost_hz}")
     if not 0.0 < config.mask_power <= 2.0:
         raise DenselabError(f"--mask-power must be in (0, 2], got {config.mask_power}")
-    if not 1 <= config.frame_shifts <= 64:
-        raise DenselabError(f"--frame-shifts must be between 1 and 64, got {config.frame_shifts}")
+    for name in ("frame_shifts", "denoise_grids"):
+        if not 1 <= getattr(config, name) <= 64:
+            raise DenselabError(f"--{name.replace('_', '-')} must be between 1 and 64, got {getattr(config, name)}")
     if any(f <= 0 for f in (*config.speed_factors, *config.pitch_factors, *config.formant_factors)):
         raise DenselabError("--speed-factors, --pitch-factors and --formant-factors must be positive")
 

@@ -28,8 +28,9 @@ from denselab.models.mlp import build_mlp
 
 MODEL_KIND = "denoiser"  # model.pt header: {"format": "denselab-denoiser", "version": MODEL_VERSION}
 # bump when model.pt's layout or meaning changes; newer versions are refused with a clear error. 2: `mask_power`
-# (an older denselab would denoise a version-2 mask model with power 1: a different output, so it must refuse it)
-MODEL_VERSION = 2
+# (an older denselab would denoise a version-2 mask model with power 1: a different output, so it must refuse it).
+# 3: `grids` (cycle spinning when denoising; an older denselab would denoise on one grid)
+MODEL_VERSION = 3
 REF_RMS = 0.1  # every signal is scaled to this RMS before features (and back after)
 EPS = 1e-4  # added to |X| before the log (at REF_RMS level, typical |X| is ~1)
 CHUNK_FRAMES = 4096  # STFT frames per chunk in `denoise_signal` (~2 M samples: ~2 min at 16 kHz)
@@ -55,6 +56,7 @@ class Denoiser:
     features: str = "log"  # "log": standardised log(|X| + eps); "linear": |X| / mag_scale
     dropout: tuple[float, ...] = ()  # per weight layer (training only; kept so the saved layout reloads)
     mask_power: float = 1.0  # mask variant: |Ŝ| = sigmoid(net)^mask_power · |X| when denoising (training: power 1)
+    grids: int = 1  # `denoise_signal` averages its outputs on this many STFT frame grids (cycle spinning)
 
     @property
     def device(self) -> torch.device:
@@ -69,7 +71,7 @@ class Denoiser:
 
 def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, feat_std: np.ndarray,
                  mag_scale: float, sample_rate: int, bin_means: np.ndarray | None = None,
-                 features: str = "log", dropout: float = 0.0, mask_power: float = 1.0) -> Denoiser:
+                 features: str = "log", dropout: float = 0.0, mask_power: float = 1.0, grids: int = 1) -> Denoiser:
     """An untrained denoiser. `bin_means` (513,) = mean target |S| per bin: the magnitude variant starts
     from softplus(bias) = that mean, so it begins at a sensible output instead of near zero (collapse guard)."""
     if variant not in VARIANTS:
@@ -87,7 +89,7 @@ def new_denoiser(variant: str, hidden: tuple[int, ...], feat_mean: np.ndarray, f
             last.weight.mul_(0.1)  # start near the per-bin mean, not at a random guess
     return Denoiser(net, variant, widths, torch.as_tensor(feat_mean, dtype=torch.float32),
                     torch.as_tensor(feat_std, dtype=torch.float32), float(mag_scale), int(sample_rate),
-                    features=features, dropout=tuple(rates), mask_power=float(mask_power))
+                    features=features, dropout=tuple(rates), mask_power=float(mask_power), grids=int(grids))
 
 
 def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
@@ -125,18 +127,31 @@ def signal_gain(y: np.ndarray, ref_rms: float) -> float:
 def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAMES) -> np.ndarray:
     """Denoise mono `y` (at the model's sample rate); the output has `y`'s length and level.
 
-    Long signals go through in chunks of `chunk_frames` STFT frames. Each chunk's STFT is taken over the chunk
-    plus `n_fft` real samples of context on either side (zeros at the file's ends, as librosa's centred STFT
-    pads), so every frame that touches a kept sample sees real data and the result equals one whole-file STFT."""
+    With `den.grids` = K > 1 (cycle spinning), `y` is denoised on K STFT frame grids — delayed by k·hop/K
+    samples, denoised, advanced back — and the K outputs are averaged: each grid's errors (noise let through,
+    speech removed) differ, so they partly cancel. Long signals go through in chunks of `chunk_frames` STFT
+    frames. Each chunk's STFT is taken over the chunk plus `n_fft` real samples of context on either side (zeros
+    at the file's ends, as librosa's centred STFT pads), so every frame that touches a kept sample sees real
+    data and the result equals one whole-file STFT."""
     den.net.eval()
-    n = len(y)
-    gain = signal_gain(y, den.ref_rms)
+    gain = signal_gain(y, den.ref_rms)  # of `y` itself, so every grid sees the same level
     if gain == 0.0:
-        return np.zeros(n, dtype=np.float32)
+        return np.zeros(len(y), dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
+    delays = [k * den.hop // den.grids for k in range(max(1, den.grids))]
+    out = sum(_denoise_one_grid(den, np.concatenate([np.zeros(d, np.float32), y]), gain, chunk_frames)[d:]
+              for d in delays)
+    return out / np.float32(gain * len(delays))
+
+
+@torch.no_grad()
+def _denoise_one_grid(den: Denoiser, y: np.ndarray, gain: float, chunk_frames: int) -> np.ndarray:
+    """`gain` · y denoised on the STFT's own frame grid (frames start at sample 0, every hop), not rescaled."""
+    n = len(y)
     pad = den.n_fft  # a multiple of hop: chunk frames stay on the whole-file frame grid
     chunk = max(1, chunk_frames) * den.hop
     z = torch.zeros(n + 2 * pad, device=den.device)
-    z[pad:pad + n] = torch.from_numpy(np.asarray(y, dtype=np.float32)).to(den.device) * gain
+    z[pad:pad + n] = torch.from_numpy(y).to(den.device) * gain
     out = np.empty(n, dtype=np.float32)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
@@ -145,7 +160,7 @@ def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAME
         est = estimate_magnitude(den, spec.abs())
         rec = inverse_spectrum(with_noisy_phase(spec, est), len(seg), den.n_fft, den.hop)
         out[start:stop] = rec[pad:pad + stop - start].cpu().numpy()
-    return out / np.float32(gain)
+    return out
 
 
 def denoise_any_rate(den: Denoiser, y: np.ndarray, sr: int) -> np.ndarray:
@@ -185,6 +200,7 @@ def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = N
         "features": den.features,
         "dropout": list(den.dropout),
         "mask_power": den.mask_power,
+        "grids": den.grids,
         **(extra or {}),
     })
 
@@ -199,7 +215,7 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
     except Exception:
         raise DenselabError(f"{path} is not a denselab model file (train one with `denselab denoise train`)") from None
     # also reads the older header {"kind": "denselab-denoiser", "format": 1} (same layout as version 1); version 1
-    # files have no `mask_power` and denoise with power 1
+    # files have no `mask_power` and denoise with power 1, versions 1-2 no `grids` and denoise on one grid
     check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, oldest=1, command="denoise train")
     try:
         den = Denoiser(build_mlp(ckpt["widths"], activation=ckpt["activation"], init="he",
@@ -207,7 +223,7 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
                        ckpt["variant"], tuple(ckpt["widths"]), ckpt["feat_mean"].float(), ckpt["feat_std"].float(),
                        float(ckpt["mag_scale"]), int(ckpt["sample_rate"]), int(ckpt["n_fft"]), int(ckpt["hop"]),
                        float(ckpt["ref_rms"]), float(ckpt["eps"]), str(ckpt.get("features", "log")),
-                       tuple(ckpt.get("dropout") or ()), float(ckpt.get("mask_power", 1.0)))
+                       tuple(ckpt.get("dropout") or ()), float(ckpt.get("mask_power", 1.0)), int(ckpt.get("grids", 1)))
         den.net.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise DenselabError(f"{path} is a damaged denselab model file ({type(e).__name__}); retrain it") from None
