@@ -22,6 +22,8 @@ Training examples are remixes: clean frames plus noise frames
 random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds. The
 remixed speech also gets a random high-shelf boost above ~3 kHz: the training voice has little energy there,
 and without it the net learned to remove other voices' fricatives along with the noise (docs/BENCHMARKS.md).
+The training part's frames are taken on `frame_shifts` STFT frame grids (more distinct frames of the one
+recording), and denoising averages the outputs on `denoise_grids` grids (cycle spinning, `denoise_signal`).
 """
 
 from __future__ import annotations
