@@ -1,5 +1,7 @@
 """Issue 14 probe: cycle spinning at use. The noisy signal is denoised on K STFT frame grids (the signal delayed
-by k·HOP/K samples, then advanced back) and the K outputs are averaged. No retraining.
+by k·HOP/K samples, then advanced back) and the K outputs are averaged. No retraining. (The numbers in
+docs/BENCHMARKS.md came from this script's first version, which spun the grids itself around the one-grid
+`denoise_signal`, with each delayed copy's level normalised on its own; the product's version normalises once.)
 
 usage: DENSELAB_DATA=../shared/data python research/cycle.py MODEL.pt K [K ...]"""
 import json
@@ -7,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from denselab.data.audio import HOP, snr_db
@@ -22,17 +23,9 @@ clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dir
 n_val = len(clean) - int(len(clean) * 0.9) // HOP * HOP  # the product's validation part (last 10 %)
 
 
-def spun(K):
-    def run(d, y):
-        outs = [denoise_signal(d, np.concatenate([np.zeros(k, np.float32), y]))[k:] for k in
-                (i * HOP // K for i in range(K))]
-        return np.mean(outs, 0)
-    return run
-
-
 for K in map(int, sys.argv[2:]):
-    denoise_eval.denoise_signal = spun(K)
-    val = snr_db(clean[-n_val:], spun(K)(den, noisy[-n_val:]))
+    den.grids = K  # the product's cycle spinning (`denoise_signal`); models from before it have grids = 1
+    val = snr_db(clean[-n_val:], denoise_signal(den, noisy[-n_val:]))
     u = denoise_eval.unseen_check(den, DATA / "unseen", noisy - clean, seed=0, metrics=False)
     rows = u["rows"]
     m = lambda sel: denoise_eval.summarise([r for r in rows if sel(r)], ("gain_db",))["gain_db"]

@@ -1,12 +1,12 @@
 """Issue 14 research driver: train one denoiser variant with config overrides, run the unseen check.
 
-usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics]
+usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics] [--refit] [--freqmask W P]
 Appends one JSON line to research/results.jsonl."""
 import os
-import argparse, json, sys, time
+import argparse, json, time
 from pathlib import Path
-import numpy as np, torch
-from denselab.studies import denoise, denoise_data
+import torch
+from denselab.studies import denoise
 from denselab.studies.denoise_model import load_pair
 from denselab.studies.denoise_eval import unseen_check, summarise
 
@@ -19,9 +19,6 @@ ap.add_argument("--variant", default="mask"); ap.add_argument("--seed", type=int
 ap.add_argument("--metrics", action="store_true")
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--refit", action="store_true", help="train again on training + validation for the best epoch count")
-ap.add_argument("--anneal", action="store_true", help="the refit's cosine schedule ends at its last epoch (default: the first fit's schedule)")
-ap.add_argument("--finetune", type=int, default=0, help="instead of refitting from scratch: continue the first fit's weights on training + validation for this many epochs")
-ap.add_argument("--finetune-lr", type=float, default=5e-4)
 ap.add_argument("--freqmask", type=float, nargs=2, default=None, metavar=("WIDTH", "P"), help="training only: with probability P per frame, one random band of up to WIDTH bins of the standardised input set to 0")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
@@ -31,7 +28,6 @@ for k, v in list(ov.items()):
 cfg = denoise.Config(seed=a.seed, **ov)
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
 split = denoise.split_for(cfg, clean, noisy, sr, tr)
-import dataclasses
 if a.freqmask:
     from denselab.studies import denoise_model as dm
     width, prob = int(a.freqmask[0]), a.freqmask[1]
@@ -53,24 +49,7 @@ res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
 if a.refit:
     val1, epoch1 = res.validation_snr_db, res.best_epoch
     split2 = denoise.split_for(cfg, clean, noisy, sr, tr, refit=True)
-    if a.anneal:
-        Cos = torch.optim.lr_scheduler.CosineAnnealingLR
-        class Annealed(Cos):
-            def __init__(self, opt, T_max, eta_min=0.0):
-                super().__init__(opt, T_max=epoch1 * max(1, cfg.frames_per_epoch // cfg.batch_size), eta_min=eta_min)
-        torch.optim.lr_scheduler.CosineAnnealingLR = Annealed
-    if a.finetune:
-        first, prev = res.den.net.state_dict(), res.den
-        make = denoise.new_denoiser
-        def warm(*args, **kw):  # the first fit's weights and its input standardisation
-            d = make(*args, **kw); d.net.load_state_dict(first)
-            d.feat_mean, d.feat_std, d.mag_scale = prev.feat_mean.clone(), prev.feat_std.clone(), prev.mag_scale
-            return d
-        denoise.new_denoiser = warm
-        cfg = dataclasses.replace(cfg, lr=a.finetune_lr)
-        res = denoise.train_variant(a.variant, split2, cfg, "cpu", True, fixed_epochs=a.finetune)
-    else:
-        res = denoise.train_variant(a.variant, split2, cfg, "cpu", True, fixed_epochs=epoch1)
+    res = denoise.train_variant(a.variant, split2, cfg, "cpu", True, fixed_epochs=epoch1)
     res.validation_snr_db, res.best_epoch = val1, epoch1
 secs = time.time() - t0
 from denselab.studies.denoise_model import save_denoiser
