@@ -208,13 +208,14 @@ def variants(summary: Mapping[str, Any]) -> str:
         return "The summary holds no per-variant results."
     parts = []
     chosen = summary.get("model")
+    refit = isinstance(summary.get("refit"), Mapping)
     for name, v in vs.items():
         if not isinstance(v, Mapping):
             continue
         text = f"{VARIANT_WORDS.get(name, name)} reaches {db(v.get('validation_snr_db'))} on validation"
         if finite(v.get("heldout_snr_db")):
             text += f" and {db(v['heldout_snr_db'])} on the held-out test part"
-            if name == chosen and isinstance(summary.get("refit"), Mapping):
+            if name == chosen and refit:
                 text += " (after its refit)"
         if finite(v.get("best_epoch")):
             text += f" (best epoch {v['best_epoch']} of {v.get('epochs_run', '?')}" + \
@@ -223,7 +224,7 @@ def variants(summary: Mapping[str, Any]) -> str:
             text += f"; it collapsed to an all-zero output and was restarted {v['collapse_restarts']} time(s)"
         parts.append(text)
     fair = ("the held-out numbers are the fair comparison, though the kept one's comes after its refit on more "
-            "data" if isinstance(summary.get("refit"), Mapping) else "so the held-out numbers are the fair comparison")
+            "data" if refit else "so the held-out numbers are the fair comparison")
     return ("; ".join(parts) + f". The one kept is `{chosen}`" +
             (f" — the better on validation (chosen on validation; {fair})." if len(parts) > 1 else "."))
 

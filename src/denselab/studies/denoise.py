@@ -206,6 +206,7 @@ class TrainResult:
     seconds: float
     collapse_restarts: int
     stopped_early: bool
+    validation_output: np.ndarray | None = None  # the kept weights' denoised validation audio (None for the refit)
 
 
 def output_energy_ratio(den: Denoiser, val_mag: torch.Tensor) -> float:
@@ -290,11 +291,12 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
         raise DenselabError(f"the {variant} denoiser collapsed to an all-zero output {restarts + 1} times; "
                             f"try a lower --lr")
     den.net.load_state_dict(best_state)
-    if (den.mask_power != 1.0 or den.grids != 1) and not fixed_epochs:  # the kept weights' own validation SNR, as they denoise
-        den.net.eval()
-        best = snr_db(split.val_clean, denoise_signal(den, split.val_noisy))
+    val_out = None
+    if not fixed_epochs:  # the kept weights' validation SNR as they denoise (mask_power, grids); `run` reuses the audio
+        val_out = denoise_signal(den, split.val_noisy)
+        best = snr_db(split.val_clean, val_out)
     return TrainResult(den, best, best_epoch, losses, curve, time.perf_counter() - t0, restarts,
-                       not fixed_epochs and len(curve) < cfg.epochs)
+                       not fixed_epochs and len(curve) < cfg.epochs, val_out)
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -395,7 +397,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     base = baselines(split.val_clean, split.val_noisy, split.noise_psd)
 
     figures, audio, per_variant = {}, {}, {}
-    val_out = {v: denoise_signal(r.den, split.val_noisy) for v, r in results.items()}
+    val_out = {v: r.validation_output for v, r in results.items()}
     held_out = {v: denoise_signal(den, split.held_noisy) for v, den in final.items()} if len(split.held_noisy) else {}
     for v, r in results.items():
         per_variant[v] = {"validation_snr_db": r.validation_snr_db, "widths": list(r.den.widths),

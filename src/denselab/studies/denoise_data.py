@@ -17,6 +17,7 @@ from denselab.data.audio import HOP, N_FFT, resample, spectrum, voice_copy
 from denselab.errors import DenselabError
 from denselab.studies.denoise_model import EPS, REF_RMS
 
+
 @dataclass
 class Split:
     """The training pair cut into a training part (as STFT frames), a validation and a held-out test part (audio)."""
