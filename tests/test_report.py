@@ -443,4 +443,8 @@ def test_denoise_answer_prefers_the_heldout_part() -> None:
     refit = denoise_text.validation({**s, "refit": {"variant": "mask", "epochs": 10}})
     assert "denoiser (refit on training + validation) scores **11.0 dB**" in refit
     assert "its first fit, before the refit, scores 13.0 dB" in refit
+    two = {**s, "variants": {"mask": {"validation_snr_db": 13.0, "heldout_snr_db": 11.0},
+                             "magnitude": {"validation_snr_db": 10.0, "heldout_snr_db": 9.0}}}
+    assert "(chosen on validation, so the held-out numbers are the fair comparison)." in denoise_text.variants(two)
+    assert "11.0 dB on the held-out test part (after its refit)" in denoise_text.variants({**two, "refit": {"epochs": 10}})
     assert fmt.db(None) == "n/a"

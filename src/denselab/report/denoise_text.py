@@ -223,10 +223,10 @@ def variants(summary: Mapping[str, Any]) -> str:
         if v.get("collapse_restarts"):
             text += f"; it collapsed to an all-zero output and was restarted {v['collapse_restarts']} time(s)"
         parts.append(text)
-    fair = ("the held-out numbers are the fair comparison, though the kept one's comes after its refit on more "
-            "data" if refit else "so the held-out numbers are the fair comparison")
+    fair = ("chosen on validation; the held-out numbers compare them, though the kept one's comes after its refit "
+            "on more data" if refit else "chosen on validation, so the held-out numbers are the fair comparison")
     return ("; ".join(parts) + f". The one kept is `{chosen}`" +
-            (f" — the better on validation (chosen on validation; {fair})." if len(parts) > 1 else "."))
+            (f" — the better on validation ({fair})." if len(parts) > 1 else "."))
 
 
 UNSEEN_COLUMNS = (("input_snr_db", "input SNR"), ("snr_db", "output SNR"), ("gain_db", "gain"),
