@@ -20,7 +20,13 @@ ap.add_argument("--metrics", action="store_true")
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--refit", action="store_true", help="train again on training + validation for the best epoch count")
 ap.add_argument("--freqmask", type=float, nargs=2, default=None, metavar=("WIDTH", "P"), help="training only: with probability P per frame, one random band of up to WIDTH bins of the standardised input set to 0")
+ap.add_argument("--wd", type=float, default=0.0, help="AdamW weight decay instead of Adam")
+ap.add_argument("--innoise", type=float, default=0.0, help="training only: Gaussian noise of this std on the standardised input")
+ap.add_argument("--f0range", type=float, nargs="+", default=None, help="voice copy i scales its f0 contour's spread by F0RANGE[i %% n]")
 a = ap.parse_args()
+if a.f0range:
+    import sys; sys.path.insert(0, str(Path(__file__).parent))
+    import world_voices; world_voices.install_ranged(a.f0range)
 torch.set_num_threads(a.threads)
 ov = json.loads(a.overrides)
 for k, v in list(ov.items()):
@@ -44,6 +50,20 @@ if a.freqmask:
         z = torch.where((f >= lo[:, None]) & (f < (lo + w)[:, None]), 0.0, z)
         return den.net(z) * mag if den.variant == "mask" else den.net(z) * den.mag_scale
     denoise.estimate_magnitude = masked
+if a.wd:
+    from denselab.training import make_optimizer as mk
+    denoise.make_optimizer = lambda name, params, **kw: mk("adamw", params, weight_decay=a.wd, **kw)
+if a.innoise:
+    from denselab.studies import denoise_model as dm
+    plain_in = dm.estimate_magnitude
+    in_gen = torch.Generator().manual_seed(a.seed + 99)
+    def noisy_in(den, mag, training=False):
+        if not training:
+            return plain_in(den, mag, training)
+        z = dm.net_input(mag, den)
+        z = z + a.innoise * torch.randn(z.shape, generator=in_gen)
+        return den.net(z) * mag if den.variant == "mask" else den.net(z) * den.mag_scale
+    denoise.estimate_magnitude = noisy_in
 t0 = time.time()
 res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
 if a.refit:

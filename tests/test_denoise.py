@@ -234,6 +234,19 @@ def test_training_is_deterministic(speech_dir: Path) -> None:
     assert a.validation_snr_curve == b.validation_snr_curve and len(a.validation_snr_curve) == 2
 
 
+def test_early_stopping_waits_for_min_epochs(speech_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from denselab.studies.denoise_model import load_pair
+
+    clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
+    split = denoise_data.split_pair(clean[:100000], noisy[:100000], sr, 0.1)
+    monkeypatch.setattr(denoise, "snr_db", lambda clean, estimate: 5.0)  # a validation SNR that never improves
+    for floor, stopped_after in ((1, 2), (4, 4)):
+        cfg = denoise.Config(hidden=(16, 16), epochs=6, frames_per_epoch=128, batch_size=64, patience=1,
+                             min_epochs=floor)
+        result = denoise.train_variant("mask", split, cfg, "cpu", True)
+        assert len(result.validation_snr_curve) == stopped_after and result.best_epoch == 1
+
+
 # ----------------------------------------------------------------------------------------- end to end
 
 
@@ -314,6 +327,45 @@ def test_speed_perturbed_copies_join_only_the_remix_pool(speech_dir: Path) -> No
     recorded = g * (split.clean_frames + split.noise_frames)
     dist = torch.cdist(torch.view_as_real(x).flatten(1).double(), torch.view_as_real(recorded).flatten(1).double())
     assert x.shape == (64, 513) and float(dist.min(1).values.max()) < 1e-3 * float(x.abs().max())
+
+
+def test_voice_copies_move_pitch_and_formants_and_keep_power_and_length() -> None:
+    import pyworld
+
+    from denselab.data.audio import voice_copies
+
+    # a 120 Hz pulse train through one resonance at 800 Hz: a vowel with a known f0 and formant
+    n = SR
+    x = np.zeros(n)
+    x[::SR // 120] = 1.0
+    r, w = 0.97, 2 * np.pi * 800 / SR
+    y = np.zeros(n)
+    for i in range(2, n):  # two-pole resonator (a few thousand samples: fine in a test)
+        y[i] = x[i] + 2 * r * np.cos(w) * y[i - 1] - r * r * y[i - 2]
+    y = (0.1 * y / np.sqrt(np.mean(y ** 2))).astype(np.float32)
+    copies = voice_copies(y, SR, ((1.5, 1.0), (1.0, 1.25)))
+    ref = spectrum(y)
+    assert [c.shape for c in copies] == [ref.shape] * 2
+    for c in copies:  # each copy at the input's power
+        assert float((c.abs() ** 2).mean()) == pytest.approx(float((ref.abs() ** 2).mean()), rel=1e-4)
+    again = voice_copies(y, SR, ((1.5, 1.0), (1.0, 1.25)))
+    assert all(torch.equal(a, b) for a, b in zip(copies, again))  # deterministic
+
+    def f0_and_formant(z: torch.Tensor) -> tuple[float, float]:
+        sig = inverse_spectrum(z, n).numpy().astype(np.float64)
+        f0, t = pyworld.dio(sig, SR)
+        env = pyworld.cheaptrick(sig, f0, t, SR).mean(0)
+        freqs = np.arange(len(env)) * SR / (2 * (len(env) - 1))
+        band = (freqs > 300) & (freqs < 2000)  # the envelope's centroid around the formant
+        return float(np.median(f0[f0 > 0])), float(np.sum(freqs[band] * env[band]) / np.sum(env[band]))
+
+    f0, formant = f0_and_formant(ref)
+    assert f0 == pytest.approx(120, rel=0.03) and formant == pytest.approx(800, rel=0.1)
+    f0_a, formant_a = f0_and_formant(copies[0])  # pitch × 1.5, envelope kept
+    assert f0_a == pytest.approx(1.5 * f0, rel=0.03) and formant_a == pytest.approx(formant, rel=0.05)
+    f0_b, formant_b = f0_and_formant(copies[1])  # pitch kept, envelope × 1.25
+    assert f0_b == pytest.approx(f0, rel=0.03) and formant_b == pytest.approx(1.25 * formant, rel=0.05)
+    assert voice_copies(y, SR, ()) == []
 
 
 def test_frame_shifts_add_frames_on_shifted_grids_with_pairs_aligned(speech_dir: Path) -> None:
@@ -411,7 +463,7 @@ def test_cycle_spinning_averages_the_outputs_of_shifted_grids(tmp_path: Path) ->
 
 @pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"],
                                   ["--hf-boost-db", "-3"], ["--mask-power", "0"], ["--frame-shifts", "0"],
-                                  ["--denoise-grids", "65"]])
+                                  ["--min-epochs", "0"], ["--denoise-grids", "65"]])
 def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
     assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
                  "--out", str(tmp_path / "o"), *flag]) == 2

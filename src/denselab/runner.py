@@ -74,7 +74,8 @@ TINY: dict[str, dict[str, Any]] = {
     # lr and batch chosen so 1000 images in one epoch learn something (test accuracy 0.71, seed 0)
     "mnist": dict(hidden_layers=2, hidden_width=64, lr=1e-2, batch_size=64, train_subset=1000, test_subset=500,
                   probe_images=200),
-    "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,), unseen="none"),
+    "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,),
+                    pitch_factors=(1.0,), formant_factors=(1.0,), unseen="none"),
     "optim": dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
                   probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False, scaling_check=False),
     "dropout": dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,

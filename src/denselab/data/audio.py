@@ -82,26 +82,39 @@ def snr_db(clean: np.ndarray, estimate: np.ndarray) -> float:
     return float(10.0 * np.log10((np.sum(s ** 2) + 1e-20) / (np.sum((s - e) ** 2) + 1e-20)))
 
 
-def log_envelope(mag: torch.Tensor, lifter: int = 30) -> torch.Tensor:
-    """Cepstrally smoothed log magnitude (frames, bins): the spectral envelope without the harmonics
-    (quefrencies below `lifter` samples: formant detail down to ~fs/lifter Hz, above any voice's f0)."""
-    n = 2 * (mag.shape[1] - 1)
-    cep = torch.fft.irfft(torch.log(mag + 1e-6), n=n)
-    cep[:, lifter:n - lifter + 1] = 0
-    return torch.fft.rfft(cep, n=n).real
+WORLD_FRAME_MS = 5.0  # the vocoder's analysis/synthesis frame period (its default)
 
 
-def voice_copy(s: np.ndarray, sr: int, pitch: float, formant: float) -> torch.Tensor:
-    """STFT frames of `s` as another voice: played `pitch` times faster (pitch and formants x pitch), then each
-    frame's envelope replaced by the original envelope stretched by `formant` (a real gain per bin: the phase
-    and the harmonics stay), and the power brought back to that of `s`."""
-    S = spectrum(resample(s, sr, int(round(sr / pitch))))  # (frames, 513)
-    env = log_envelope(S.abs())
-    bins = torch.arange(S.shape[1], dtype=torch.float32) * pitch / formant  # where the target envelope reads
-    lo = bins.floor().long().clamp(max=S.shape[1] - 1)
-    hi = (lo + 1).clamp(max=S.shape[1] - 1)
-    w = (bins - lo).clamp(0, 1)
-    target = env[:, lo] * (1 - w) + env[:, hi] * w
-    out = S * torch.exp((target - env).clamp(-7, 7))
+def voice_copies(s: np.ndarray, sr: int, voices: tuple[tuple[float, float], ...]) -> list[torch.Tensor]:
+    """STFT frames (frames, 513) of `s` re-synthesised as other voices by the WORLD vocoder (`pyworld`), one
+    tensor per (pitch, formant) in `voices`: f0 × pitch, the spectral envelope and aperiodicity stretched in
+    frequency by `formant` (vocal-tract length: > 1 moves the formants up), the duration kept, the power that of
+    `s`. `s` is analysed once (f0 by DIO + StoneMask, envelope by CheapTrick, aperiodicity by D4C); the copies
+    are synthesised two at a time (the vocoder releases the GIL). Deterministic: WORLD seeds its noise source."""
+    if not voices:
+        return []
+    import pyworld  # imported here: only the denoiser's training needs it, and it costs a fraction of a second
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.ascontiguousarray(s, dtype=np.float64)
+    f0, times = pyworld.dio(x, sr, frame_period=WORLD_FRAME_MS)
+    f0 = pyworld.stonemask(x, f0, times, sr)
+    envelope = pyworld.cheaptrick(x, f0, times, sr)  # (frames, fft/2 + 1) power spectral envelope
+    aperiodicity = pyworld.d4c(x, f0, times, sr)
     ref = float((spectrum(s).abs() ** 2).mean())
-    return out * math.sqrt(ref / max(float((out.abs() ** 2).mean()), 1e-30))
+
+    def stretch(a: np.ndarray, factor: float) -> np.ndarray:  # bin k takes the value at bin k / factor
+        pos = np.minimum(np.arange(a.shape[1]) / factor, a.shape[1] - 1)
+        lo = np.floor(pos).astype(int)
+        hi, w = np.minimum(lo + 1, a.shape[1] - 1), pos - lo
+        return np.ascontiguousarray(a[:, lo] * (1 - w) + a[:, hi] * w)
+
+    def one(voice: tuple[float, float]) -> torch.Tensor:
+        pitch, formant = voice
+        y = pyworld.synthesize(f0 * pitch, stretch(envelope, formant),
+                               np.clip(stretch(aperiodicity, formant), 0.0, 1.0), sr, WORLD_FRAME_MS)
+        out = spectrum(y[:len(s)].astype(np.float32))
+        return out * math.sqrt(ref / max(float((out.abs() ** 2).mean()), 1e-30))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, voices))

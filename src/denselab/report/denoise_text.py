@@ -26,10 +26,16 @@ $$\mathrm{SNR}(s, \hat s) = 10 \log_{10} \frac{\sum_t s_t^2}{\sum_t (s_t - \hat 
 
 # config fields the recipe paragraph below puts in words; any other field is listed after it with its meaning
 DESCRIBED = {"seed", "model_type", "hidden", "magnitude_hidden", "epochs", "frames_per_epoch", "batch_size",
-             "lr", "patience", "validation_fraction", "heldout_fraction", "remix_fraction", "snr_low_db",
-             "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay", "features",
-             "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power", "refit",
-             "frame_shifts", "denoise_grids"}
+             "lr", "patience", "min_epochs", "validation_fraction", "heldout_fraction", "remix_fraction",
+             "snr_low_db", "snr_high_db", "level_jitter_db", "speed_factors", "speed_share", "dropout", "ema_decay",
+             "features", "loss", "pitch_factors", "formant_factors", "hf_boost_db", "hf_boost_hz", "mask_power",
+             "refit", "frame_shifts", "denoise_grids"}
+
+
+def min_epochs_text(cfg: Mapping[str, Any]) -> str:
+    """The floor under early stopping, when it can bind (configs from before the field have none)."""
+    floor = cfg.get("min_epochs") or 1
+    return f", but never before epoch {num(floor)}," if 1 < floor <= (cfg.get("epochs") or 0) else ""
 
 
 def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
@@ -53,18 +59,18 @@ def method(cfg: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> 
                   f"{num(cfg.get('snr_low_db'))} and {num(cfg.get('snr_high_db'))} dB; the rest keep the recorded "
                   f"pairing" if remix else "every frame keeps the recorded pairing (no remixing)")
     speed_text = (f"Speed perturbation: copies of the clean training speech played {num(speeds)} times as fast "
-                  f"(another pitch and formants, like another voice) supply {pct(cfg.get('speed_share'), 0)} of "
-                  f"the remixed speech" if speeds and remix else "No speed perturbation")
+                  f"(another pitch and formants, like another voice)" if speeds and remix else "No speed perturbation")
     jitter = cfg.get("level_jitter_db") or 0
     drop = cfg.get("dropout") or 0
     ema = cfg.get("ema_decay") or 0
     feats = cfg.get("features", "log")
-    pitches = [f for f in cfg.get("pitch_factors") or [] if f != 1]
-    formants = cfg.get("formant_factors") or []
-    voices = (f" Voice copies: the clean speech pitch-shifted by × {num(pitches)} with its spectral envelope "
-              f"scaled by × {num(formants)} join the speech that remixing draws from." if pitches else
-              f" No pitch-shifted voice copies (formant factors × {num(formants)} unused)."
-              if list(formants) != [1.0] else "")
+    pitches, formants = list(cfg.get("pitch_factors") or []), list(cfg.get("formant_factors") or [1.0])
+    has_voices = remix and any((p, v) != (1, 1) for p in pitches for v in formants)
+    voices = (f" Voice copies: the clean training speech re-synthesised by the WORLD vocoder with its f0 × "
+              f"{num(pitches)} and its spectral envelope stretched in frequency by × {num(formants)} (each pitch with "
+              f"each envelope; the duration kept)." if has_voices else "")
+    copies_share = (f" The copies supply {pct(cfg.get('speed_share'), 0)} of the remixed speech."
+                    if remix and (speeds or has_voices) else "")
     shifts = cfg.get("frame_shifts") or 1
     shifts_text = (f" The training part's STFT frames are taken on {num(shifts)} frame grids, each started "
                    f"{num(HOP // shifts)} samples after the last, so the one recording gives {num(shifts)} times "
@@ -111,15 +117,18 @@ with ReLU hidden layers{f', dropout {num(drop)} on every hidden layer input' if 
 The `magnitude` variant's input is {'|X| scaled to unit mean' if feats == 'linear' else 'the standardised log(|X| + ε)'};
 the mask always sees the log-magnitude. Every recording is scaled to a fixed RMS before the STFT and back
 afterwards. {split}. Each epoch draws {num(cfg.get('frames_per_epoch'))} training frames in mini-batches of
-{num(cfg.get('batch_size'))}: {remix_text}.{shifts_text} {speed_text}.{voices}{boost_text}
+{num(cfg.get('batch_size'))}: {remix_text}.{shifts_text} {speed_text}.{voices}{copies_share}{boost_text}
 {f'Every training frame gets a random gain of ±{num(jitter)} dB. ' if jitter else ''}Adam (learning rate
 {num(cfg.get('lr'))}, cosine-decayed to 5 % of it over {num(cfg.get('epochs'))} epochs) trains the net:
 {loss}. {power_text}{grids_text}{ema_text}Early
-stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR and keeps the
-best weights. {refit_text(cfg, s)}Seed {cfg.get('seed', 0)}."""]
+stopping: training stops after {num(cfg.get('patience'))} epochs without a better validation SNR{min_epochs_text(cfg)}
+and keeps the best weights. {refit_text(cfg, s)}Seed {cfg.get('seed', 0)}."""]
     if s.get("train_frames"):
         out.append(f" The training part holds {num(s['train_frames'])} STFT frames; remixing draws from "
                    f"{num(s.get('speech_frames') or s['train_frames'])} speech frames.")
+    if finite(s.get("data_seconds")) and finite(s.get("train_seconds")):
+        out.append(f" Making those frames (the grids and the copies) took {s['data_seconds']:.0f} s, and training "
+                   f"{s['train_seconds']:.0f} s.")
     return "".join(out)
 
 

@@ -82,6 +82,8 @@ class Config:
     """Adam learning rate (cosine-decayed to 5 % over `epochs`)."""
     patience: int = 3
     """Early stopping: stop after this many epochs without a better validation SNR (best weights are kept)."""
+    min_epochs: int = 6
+    """Early stopping never stops before this epoch (the validation SNR can stall for a few epochs after the first jump, then climb for ten more)."""
     validation_fraction: float = 0.1
     """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
     heldout_fraction: float = 0.05
@@ -100,12 +102,12 @@ class Config:
     """Random gain of +- this many dB on every training frame (0 = off: the RMS normaliser sets the level, remixing varies it)."""
     speed_factors: tuple[float, ...] = (0.85, 0.92, 1.08, 1.17, 1.3, 1.45, 1.6, 1.8)
     """Speed-perturbed copies of the clean training speech for remixing (other pitches: voices never heard; 1 = none)."""
-    pitch_factors: tuple[float, ...] = ()
-    """Pitch shifts (x f0) of the clean training speech whose spectral envelope is moved only by each `formant_factors` value: other voices (1 = none)."""
-    formant_factors: tuple[float, ...] = (1.0,)
-    """Formant (vocal-tract length) factors combined with every pitch factor."""
-    speed_share: float = 0.5
-    """Share of remixed frames whose speech comes from the speed-perturbed copies."""
+    pitch_factors: tuple[float, ...] = (0.85, 1.3, 1.7, 2.1)
+    """Voice copies: the clean training speech re-synthesised by the WORLD vocoder with f0 x each factor, the duration kept (other voices; 1 with formant factor 1 = none)."""
+    formant_factors: tuple[float, ...] = (1.0, 1.15)
+    """Formant (vocal-tract length) factors of the voice copies: each pitch factor is combined with each (> 1 moves the spectral envelope up)."""
+    speed_share: float = 0.7
+    """Share of remixed frames whose speech comes from the perturbed copies (speed and voice copies, drawn alike by frame)."""
     dropout: float = 0.0
     """Dropout rate on every hidden layer's input while training (0 = off)."""
     ema_decay: float = 0.99
@@ -279,7 +281,7 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
                 best, best_epoch = curve[-1], epoch
                 best_state = copy.deepcopy(ema.net.state_dict())
             bar.set_postfix(val_snr=f"{curve[-1]:.2f} dB")
-            if epoch - best_epoch >= cfg.patience:
+            if epoch - best_epoch >= cfg.patience and epoch >= cfg.min_epochs:
                 break
         bar.close()
         if not failed or restarts >= max_restarts:
@@ -309,7 +311,7 @@ def validate(config: Config) -> None:
         if len(widths) < 2 or min(widths) < 1:
             raise DenselabError(f"--{name.replace('_', '-')} needs at least two positive widths, got "
                                 f"{' '.join(map(str, widths))}")
-    for name in ("epochs", "frames_per_epoch", "batch_size"):
+    for name in ("epochs", "frames_per_epoch", "batch_size", "min_epochs"):
         if getattr(config, name) < 1:
             raise DenselabError(f"--{name.replace('_', '-')} must be at least 1")
     if not config.lr > 0 or config.snr_low_db > config.snr_high_db:
@@ -378,7 +380,9 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     clean_path, noisy_path, test_paths, unseen_dir = _resolve_inputs(config, runtime)
     tests_in = [(path, *load_wav(path)) for path in test_paths]  # fail before training, not after
     clean, noisy, sr, truncated = load_pair(clean_path, noisy_path)
+    t0 = time.perf_counter()
     split = split_for(config, clean, noisy, sr, truncated)
+    data_seconds = time.perf_counter() - t0  # STFT frame grids, speed and voice copies (the vocoder: most of it)
 
     variants = VARIANTS if config.model_type == "auto" else (config.model_type,)
     results = {v: train_variant(v, split, config, runtime.device, runtime.quiet) for v in variants}
@@ -457,6 +461,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
            and k not in ("validation_snr_db", "validation_snr_curve")},
         "model": chosen,
         "train_seconds": sum(r.seconds for r in results.values()) + (refit.seconds if refit else 0.0),
+        "data_seconds": data_seconds,
         "epochs": best.best_epoch,
         "refit": None if refit is None else {
             "variant": chosen, "epochs": refit.best_epoch, "train_seconds": refit.seconds,

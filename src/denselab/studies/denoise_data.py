@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from denselab.data.audio import HOP, N_FFT, resample, spectrum, voice_copy
+from denselab.data.audio import HOP, N_FFT, resample, spectrum, voice_copies
 from denselab.errors import DenselabError
 from denselab.studies.denoise_model import EPS, REF_RMS
 
@@ -45,9 +45,9 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
 
     Each speed factor f adds a copy of the clean training speech played f times faster (pitch and formants
     scaled by f, like another voice) to the speech frames that remixing draws from; each (pitch, formant) pair
-    in `voices` adds a copy with that pitch and that formant scaling (`voice_copy`). `refit=True` lets the
-    training part run on to the end, over the validation part (for the refit; the validation audio is still
-    returned). `shifts` > 1 takes the training part's frames on that many grids, each started HOP/shifts samples
+    in `voices` adds a copy with that pitch and that formant scaling, re-synthesised by the WORLD vocoder
+    (`voice_copies`). `refit=True` lets the training part run on to the end, over the validation part (for the
+    refit; the validation audio is still returned). `shifts` > 1 takes the training part's frames on that many grids, each started HOP/shifts samples
     after the last: more distinct frames of the same speech and noise (the pairs stay aligned)."""
     start = int(len(clean) * heldout) // HOP * HOP
     cut = int(len(clean) * (1.0 - fraction)) // HOP * HOP
@@ -65,7 +65,7 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
     S, N = frames(s), frames(n)
     # the copies stay on the one grid: on every grid they lost 0.1–0.2 dB on unseen voices (docs/BENCHMARKS.md)
     copies = [spectrum(resample(s, sr, int(round(sr / f)))) for f in speed_factors if f > 0 and f != 1.0]
-    copies += [voice_copy(s, sr, p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0)]
+    copies += voice_copies(s, sr, tuple((p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0)))
     return Split(S, torch.cat([S, *copies]), N, float(np.mean(np.square(s, dtype=np.float64))), float(np.mean(np.square(n, dtype=np.float64))),
                  float(np.mean(np.square(noisy[start:end], dtype=np.float64))),
                  (N.abs() ** 2).mean(0).numpy(), clean[cut:], noisy[cut:], clean[:start], noisy[:start], sr, truncated)

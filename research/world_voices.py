@@ -1,0 +1,40 @@
+"""Issue 14 probe (row WV8_rng of docs/BENCHMARKS.md): the product's WORLD voice copies
+(`audio.voice_copies`), but copy i also scales its f0 contour's spread around the mean log f0 by
+RANGES[i % len(RANGES)] (intonation: flatter or livelier speech). `install_ranged` swaps it into `denoise_data`."""
+import math
+import numpy as np
+import pyworld as pw
+from denselab.data.audio import WORLD_FRAME_MS, spectrum
+
+RANGES = [1.0]
+
+
+def _stretch(env, formant):  # (T, F) along frequency: value at bin f read from bin f / formant
+    F = env.shape[1]
+    pos = np.clip(np.arange(F) / formant, 0, F - 1)
+    lo = np.floor(pos).astype(int); hi = np.minimum(lo + 1, F - 1); w = pos - lo
+    return np.ascontiguousarray(env[:, lo] * (1 - w) + env[:, hi] * w)
+
+
+def voice_copies_ranged(s, sr, voices):
+    x = s.astype(np.float64)
+    f0, t = pw.dio(x, sr, frame_period=WORLD_FRAME_MS)
+    f0 = pw.stonemask(x, f0, t, sr)
+    sp, ap = pw.cheaptrick(x, f0, t, sr), pw.d4c(x, f0, t, sr)
+    voiced = f0 > 0
+    mean = np.mean(np.log(f0[voiced]))
+    ref = float((spectrum(s).abs() ** 2).mean())
+    out = []
+    for i, (pitch, formant) in enumerate(voices):
+        r = RANGES[i % len(RANGES)]
+        g = f0.copy(); g[voiced] = np.exp(mean + r * (np.log(f0[voiced]) - mean))
+        y = pw.synthesize(g * pitch, _stretch(sp, formant), np.clip(_stretch(ap, formant), 0, 1), sr, WORLD_FRAME_MS)
+        z = spectrum(y[:len(s)].astype(np.float32))
+        out.append(z * math.sqrt(ref / max(float((z.abs() ** 2).mean()), 1e-30)))
+    return out
+
+
+def install_ranged(ranges):
+    from denselab.studies import denoise_data
+    RANGES[:] = ranges
+    denoise_data.voice_copies = voice_copies_ranged
