@@ -23,7 +23,11 @@ ap.add_argument("--freqmask", type=float, nargs=2, default=None, metavar=("WIDTH
 ap.add_argument("--wd", type=float, default=0.0, help="AdamW weight decay instead of Adam")
 ap.add_argument("--innoise", type=float, default=0.0, help="training only: Gaussian noise of this std on the standardised input")
 ap.add_argument("--f0range", type=float, nargs="+", default=None, help="voice copy i scales its f0 contour's spread by F0RANGE[i %% n]")
+ap.add_argument("--lowshelf", type=float, nargs=2, default=None, metavar=("DB", "HZ"), help="voice copies' envelope: a low shelf of DB below HZ")
 a = ap.parse_args()
+if a.lowshelf:
+    import sys; sys.path.insert(0, str(Path(__file__).parent))
+    import world_voices; world_voices.install_lowshelf(*a.lowshelf)
 if a.f0range:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
     import world_voices; world_voices.install_ranged(a.f0range)

@@ -38,3 +38,31 @@ def install_ranged(ranges):
     from denselab.studies import denoise_data
     RANGES[:] = ranges
     denoise_data.voice_copies = voice_copies_ranged
+
+
+LOWSHELF = [0.0, 300.0]  # gain (dB) and corner (Hz) of a low shelf on the copies' spectral envelope
+
+
+def voice_copies_lowshelf(s, sr, voices):
+    """The product's copies, every copy's envelope given a LOWSHELF[0] dB low shelf below ~LOWSHELF[1] Hz
+    (a stronger fundamental than the training voice's recording has)."""
+    x = s.astype(np.float64)
+    f0, t = pw.dio(x, sr, frame_period=WORLD_FRAME_MS)
+    f0 = pw.stonemask(x, f0, t, sr)
+    sp, ap = pw.cheaptrick(x, f0, t, sr), pw.d4c(x, f0, t, sr)
+    freqs = np.arange(sp.shape[1]) * sr / (2 * (sp.shape[1] - 1))
+    shelf = 10 ** (LOWSHELF[0] / 10 / (1 + np.exp((freqs - LOWSHELF[1]) / 50.0)))  # power gain
+    ref = float((spectrum(s).abs() ** 2).mean())
+    out = []
+    for pitch, formant in voices:
+        y = pw.synthesize(f0 * pitch, np.ascontiguousarray(_stretch(sp, formant) * shelf),
+                          np.clip(_stretch(ap, formant), 0, 1), sr, WORLD_FRAME_MS)
+        z = spectrum(y[:len(s)].astype(np.float32))
+        out.append(z * math.sqrt(ref / max(float((z.abs() ** 2).mean()), 1e-30)))
+    return out
+
+
+def install_lowshelf(gain_db, corner_hz):
+    from denselab.studies import denoise_data
+    LOWSHELF[:] = [gain_db, corner_hz]
+    denoise_data.voice_copies = voice_copies_lowshelf

@@ -58,6 +58,9 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
             ("The network and what it outputs: `magnitude` regresses |S| (the assignment's literal setup), "
              "`mask` multiplies |X| by a mask in (0, 1); both end in a nonnegative activation.",
              ("denselab.studies.denoise_model.new_denoiser", "denselab.studies.denoise_model.estimate_magnitude")),
+            ("Other voices from the one training voice: copies re-synthesised by the WORLD vocoder with the pitch "
+             "and the spectral envelope moved apart; they join the speed copies that remixing draws from.",
+             ("denselab.data.audio.voice_copies",)),
             ("Training examples: clean frames remixed with noise frames at random SNRs; the loss.",
              ("denselab.studies.denoise.remix_batch", "denselab.studies.denoise.loss_fn")),
             ("The training loop of one variant: Adam with a cosine schedule, a moving average of the weights, "

@@ -22,6 +22,8 @@ Training examples are remixes: clean frames plus noise frames
 random SNRs and levels, so the net sees far more noise/speech combinations than the one recording holds. The
 remixed speech also gets a random high-shelf boost above ~3 kHz: the training voice has little energy there,
 and without it the net learned to remove other voices' fricatives along with the noise (docs/BENCHMARKS.md).
+Other voices are made from the one training voice: speed-perturbed copies (pitch and formants moved together)
+and copies re-synthesised by the WORLD vocoder with f0 and the spectral envelope moved apart (`voice_copies`).
 The training part's frames are taken on `frame_shifts` STFT frame grids (more distinct frames of the one
 recording), and denoising averages the outputs on `denoise_grids` grids (cycle spinning, `denoise_signal`).
 """
@@ -116,7 +118,7 @@ class Config:
     """Input of the magnitude variant: standardised log(|X| + eps), or |X| itself scaled to unit mean (the mask always uses log)."""
     loss: Literal["mse", "seglog"] = "seglog"
     """Training loss of the mask: mse = squared error over all bins and frames; seglog = mean over frames of log10 of each frame's error energy (segmental SNR: quiet and loud frames weigh alike). The magnitude variant always uses the assignment's MSE."""
-    hf_boost_db: float = 20.0
+    hf_boost_db: float = 12.0
     """Remixed speech gets a random high-shelf gain of 0..this many dB above `hf_boost_hz` (the training voice is dull up there; other voices' fricatives are not)."""
     hf_boost_hz: float = 3000.0
     """Corner frequency of that high shelf (Hz; the gain rises over about +-1 kHz around it)."""
