@@ -47,8 +47,9 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
     scaled by f, like another voice) to the speech frames that remixing draws from; each (pitch, formant) pair
     in `voices` adds a copy with that pitch and that formant scaling, re-synthesised by the WORLD vocoder
     (`voice_copies`). `refit=True` lets the training part run on to the end, over the validation part (for the
-    refit; the validation audio is still returned). `shifts` > 1 takes the training part's frames on that many grids, each started HOP/shifts samples
-    after the last: more distinct frames of the same speech and noise (the pairs stay aligned)."""
+    refit; the validation audio is still returned). `shifts` > 1 takes the training part's frames on that many
+    grids, each started HOP/shifts samples after the last: more distinct frames of the same speech and noise (the
+    pairs stay aligned)."""
     start = int(len(clean) * heldout) // HOP * HOP
     cut = int(len(clean) * (1.0 - fraction)) // HOP * HOP
     if cut - start < 8 * N_FFT or len(clean) - cut < 2 * N_FFT or (heldout > 0 and start < 2 * N_FFT):
