@@ -1,6 +1,6 @@
 """Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
 
-usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin"""
+usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors)"""
 import os
 import json, sys
 from pathlib import Path
@@ -15,8 +15,18 @@ DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].
 TUNE = {f"spk{a}_snt{b}.wav" for a in (1, 2) for b in (1, 2, 3)}
 P = {}
 
+def warp(z, a):  # z (N, F): the value at bin f read from bin f·a (linear interpolation, clamped)
+    F_ = z.shape[1]
+    pos = (torch.arange(F_, dtype=torch.float32) * a).clamp(0, F_ - 1)
+    lo = pos.floor().long(); hi = (lo + 1).clamp_max(F_ - 1); w = pos - lo
+    return z[:, lo] * (1 - w) + z[:, hi] * w
+
 def est(den, mag, training=False):
-    m = den.net(dm.net_input(mag, den))  # (N, 513) mask
+    if "warp" in P:  # vocal-tract-length normalisation at use: the net reads log|X| at bins f·a, its mask is
+        lz = torch.log(mag + den.eps)  # moved back, and the masks of all factors a are averaged
+        m = torch.stack([warp(den.net((warp(lz, a) - den.feat_mean) / den.feat_std), 1.0 / a) for a in P["warp"]]).mean(0)
+    else:
+        m = den.net(dm.net_input(mag, den))  # (N, 513) mask
     if P.get("tsmooth", 1) > 1:
         k = P["tsmooth"]; m = F.avg_pool1d(m.T[None], k, 1, k // 2, count_include_pad=False)[0].T
     if P.get("fsmooth", 1) > 1:
