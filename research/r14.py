@@ -25,12 +25,9 @@ ap.add_argument("--innoise", type=float, default=0.0, help="training only: Gauss
 ap.add_argument("--f0range", type=float, nargs="+", default=None, help="voice copy i scales its f0 contour's spread by F0RANGE[i %% n]")
 ap.add_argument("--lowshelf", type=float, nargs=2, default=None, metavar=("DB", "HZ"), help="voice copies' envelope: a low shelf of DB below HZ")
 a = ap.parse_args()
-if a.lowshelf:
+if a.lowshelf or a.f0range:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
-    import world_voices; world_voices.install_lowshelf(*a.lowshelf)
-if a.f0range:
-    import sys; sys.path.insert(0, str(Path(__file__).parent))
-    import world_voices; world_voices.install_ranged(a.f0range)
+    import world_voices; world_voices.install(a.f0range or (1.0,), a.lowshelf or (0.0, 300.0))
 torch.set_num_threads(a.threads)
 ov = json.loads(a.overrides)
 for k, v in list(ov.items()):

@@ -1,12 +1,15 @@
-"""Issue 14 probe (row WV8_rng of docs/BENCHMARKS.md): the product's WORLD voice copies
-(`audio.voice_copies`), but copy i also scales its f0 contour's spread around the mean log f0 by
-RANGES[i % len(RANGES)] (intonation: flatter or livelier speech). `install_ranged` swaps it into `denoise_data`."""
+"""Issue 14 probes (rows WV8_rng and WV8_ls6 of docs/BENCHMARKS.md): the product's WORLD voice copies
+(`audio.voice_copies`) with one of two changes, swapped into `denoise_data` by `install`:
+- RANGES: copy i scales its f0 contour's spread around the mean log f0 by RANGES[i % len(RANGES)] (intonation);
+- LOWSHELF: every copy's envelope gets a LOWSHELF[0] dB low shelf below ~LOWSHELF[1] Hz (a stronger fundamental).
+The defaults change nothing."""
 import math
 import numpy as np
 import pyworld as pw
 from denselab.data.audio import WORLD_FRAME_MS, spectrum
 
 RANGES = [1.0]
+LOWSHELF = [0.0, 300.0]  # gain (dB) and corner (Hz)
 
 
 def _stretch(env, formant):  # (T, F) along frequency: value at bin f read from bin f / formant
@@ -16,53 +19,31 @@ def _stretch(env, formant):  # (T, F) along frequency: value at bin f read from 
     return np.ascontiguousarray(env[:, lo] * (1 - w) + env[:, hi] * w)
 
 
-def voice_copies_ranged(s, sr, voices):
+def voice_copies_probe(s, sr, voices):
     x = s.astype(np.float64)
     f0, t = pw.dio(x, sr, frame_period=WORLD_FRAME_MS)
     f0 = pw.stonemask(x, f0, t, sr)
     sp, ap = pw.cheaptrick(x, f0, t, sr), pw.d4c(x, f0, t, sr)
+    freqs = np.arange(sp.shape[1]) * sr / (2 * (sp.shape[1] - 1))
+    shelf = 10 ** (LOWSHELF[0] / 10 / (1 + np.exp((freqs - LOWSHELF[1]) / 50.0)))  # power gain, after the stretch
     voiced = f0 > 0
     mean = np.mean(np.log(f0[voiced]))
     ref = float((spectrum(s).abs() ** 2).mean())
     out = []
     for i, (pitch, formant) in enumerate(voices):
         r = RANGES[i % len(RANGES)]
-        g = f0.copy(); g[voiced] = np.exp(mean + r * (np.log(f0[voiced]) - mean))
-        y = pw.synthesize(g * pitch, _stretch(sp, formant), np.clip(_stretch(ap, formant), 0, 1), sr, WORLD_FRAME_MS)
+        g = f0.copy()
+        if r != 1.0:
+            g[voiced] = np.exp(mean + r * (np.log(f0[voiced]) - mean))
+        env = _stretch(sp, formant) * shelf if LOWSHELF[0] else _stretch(sp, formant)
+        y = pw.synthesize(g * pitch, np.ascontiguousarray(env), np.clip(_stretch(ap, formant), 0, 1), sr, WORLD_FRAME_MS)
         z = spectrum(y[:len(s)].astype(np.float32))
         out.append(z * math.sqrt(ref / max(float((z.abs() ** 2).mean()), 1e-30)))
     return out
 
 
-def install_ranged(ranges):
+def install(ranges=(1.0,), lowshelf=(0.0, 300.0)):
     from denselab.studies import denoise_data
-    RANGES[:] = ranges
-    denoise_data.voice_copies = voice_copies_ranged
-
-
-LOWSHELF = [0.0, 300.0]  # gain (dB) and corner (Hz) of a low shelf on the copies' spectral envelope
-
-
-def voice_copies_lowshelf(s, sr, voices):
-    """The product's copies, every copy's envelope given a LOWSHELF[0] dB low shelf below ~LOWSHELF[1] Hz
-    (a stronger fundamental than the training voice's recording has)."""
-    x = s.astype(np.float64)
-    f0, t = pw.dio(x, sr, frame_period=WORLD_FRAME_MS)
-    f0 = pw.stonemask(x, f0, t, sr)
-    sp, ap = pw.cheaptrick(x, f0, t, sr), pw.d4c(x, f0, t, sr)
-    freqs = np.arange(sp.shape[1]) * sr / (2 * (sp.shape[1] - 1))
-    shelf = 10 ** (LOWSHELF[0] / 10 / (1 + np.exp((freqs - LOWSHELF[1]) / 50.0)))  # power gain
-    ref = float((spectrum(s).abs() ** 2).mean())
-    out = []
-    for pitch, formant in voices:
-        y = pw.synthesize(f0 * pitch, np.ascontiguousarray(_stretch(sp, formant) * shelf),
-                          np.clip(_stretch(ap, formant), 0, 1), sr, WORLD_FRAME_MS)
-        z = spectrum(y[:len(s)].astype(np.float32))
-        out.append(z * math.sqrt(ref / max(float((z.abs() ** 2).mean()), 1e-30)))
-    return out
-
-
-def install_lowshelf(gain_db, corner_hz):
-    from denselab.studies import denoise_data
-    LOWSHELF[:] = [gain_db, corner_hz]
-    denoise_data.voice_copies = voice_copies_lowshelf
+    RANGES[:] = list(ranges)
+    LOWSHELF[:] = list(lowshelf)
+    denoise_data.voice_copies = voice_copies_probe

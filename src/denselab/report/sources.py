@@ -71,8 +71,8 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
         "2.10": [
             ("Denoising a recording: STFT, the net's magnitude, the noisy phase (equation 1), inverse STFT — on "
              "each of the frame grids, whose outputs are averaged (cycle spinning).",
-             ("denselab.studies.denoise_model.with_noisy_phase", "denselab.studies.denoise_model.denoise_signal",
-              "denselab.studies.denoise_model._denoise_one_grid")),
+             ("denselab.studies.denoise_model.with_noisy_phase", "denselab.studies.denoise_model.grid_offsets",
+              "denselab.studies.denoise_model.denoise_signal", "denselab.studies.denoise_model._denoise_one_grid")),
         ],
         "2.13": [
             ("The SNR of equation 2.", ("denselab.data.audio.snr_db",)),

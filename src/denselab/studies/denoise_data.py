@@ -15,7 +15,7 @@ import torch
 
 from denselab.data.audio import HOP, N_FFT, resample, spectrum, voice_copies
 from denselab.errors import DenselabError
-from denselab.studies.denoise_model import EPS, REF_RMS
+from denselab.studies.denoise_model import EPS, REF_RMS, grid_offsets
 
 
 @dataclass
@@ -58,10 +58,8 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
                             f"seconds of audio")
     end = len(clean) // HOP * HOP if refit else cut
     s, n = clean[start:end], noisy[start:end] - clean[start:end]
-    offsets = [k * HOP // shifts for k in range(max(1, shifts))]
-
     def frames(y: np.ndarray) -> torch.Tensor:  # (≈ shifts · len(y) / HOP, 513): y's frames on every grid
-        return torch.cat([spectrum(y[k:]) for k in offsets]).contiguous()
+        return torch.cat([spectrum(y[k:]) for k in grid_offsets(HOP, shifts)]).contiguous()
 
     S, N = frames(s), frames(n)
     # the copies stay on the one grid: on every grid they lost 0.1–0.2 dB on unseen voices (docs/BENCHMARKS.md)

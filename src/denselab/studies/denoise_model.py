@@ -117,6 +117,12 @@ def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
     return torch.where(mag > 0, spec / mag.clamp_min(1e-30), torch.zeros_like(spec)) * est_mag
 
 
+def grid_offsets(hop: int, grids: int) -> list[int]:
+    """Where each of `grids` STFT frame grids starts, in samples: 0, hop/grids, 2·hop/grids, ... (training takes
+    its frames on these grids, `frame_shifts`; denoising averages over them, `denoise_grids`)."""
+    return [k * hop // grids for k in range(max(1, grids))]
+
+
 def signal_gain(y: np.ndarray, ref_rms: float) -> float:
     """The factor that brings `y` to `ref_rms`; 0 for silence (the output is then silence too)."""
     rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
@@ -138,7 +144,7 @@ def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAME
     if gain == 0.0:
         return np.zeros(len(y), dtype=np.float32)
     y = np.asarray(y, dtype=np.float32)
-    delays = [k * den.hop // den.grids for k in range(max(1, den.grids))]
+    delays = grid_offsets(den.hop, den.grids)
     out = sum(_denoise_one_grid(den, np.concatenate([np.zeros(d, np.float32), y]), gain, chunk_frames)[d:]
               for d in delays)
     return out / np.float32(gain * len(delays))
