@@ -1,6 +1,6 @@
 """Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
 
-usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors)"""
+usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, ss (over-subtraction), ssband ([lo, hi] bins), lfgamma ([bins, power]), tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors)"""
 import os
 import json, sys
 from pathlib import Path
@@ -32,6 +32,16 @@ def est(den, mag, training=False):
     if P.get("fsmooth", 1) > 1:
         k = P["fsmooth"]; m = F.avg_pool1d(m[:, None], k, 1, k // 2, count_include_pad=False)[:, 0]
     if "gamma" in P: m = m ** P["gamma"]
+    if "lfgamma" in P:  # the lowest lfgamma[0] bins: mask ** lfgamma[1] on top (< 1: milder there)
+        k, g = P["lfgamma"]; m = torch.cat([m[:, :k] ** g, m[:, k:]], 1)
+    if "ss" in P:  # a spectral-subtraction gain from the training noise's mean spectrum, scaled to the noise energy the
+        # net removes from this chunk; the mask is raised to it where it removes more than that (P["ss"] = over-subtraction)
+        e_n = ((mag * (1 - m)) ** 2).sum() / len(mag)  # per frame
+        lam = NPSD * (e_n / NPSD.sum())  # (513,)
+        m_ss = (1 - P["ss"] * lam / (mag ** 2).clamp_min(1e-20)).clamp_min(0).sqrt()
+        lo, hi = P.get("ssband", [0, 513])
+        m_ss[:, :lo] = 0; m_ss[:, hi:] = 0
+        m = torch.maximum(m, m_ss)
     if "floor" in P: m = m.clamp_min(P["floor"])
     if "lf" in P:  # the lowest P["lf"] bins (15.6 Hz each) get a mask of at least P["lfmin"] (default 1: passed)
         m = torch.cat([m[:, :P["lf"]].clamp_min(P.get("lfmin", 1.0)), m[:, P["lf"]:]], 1)
@@ -40,6 +50,8 @@ def est(den, mag, training=False):
 dm.estimate_magnitude = est
 den = load_denoiser(sys.argv[1])
 clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
+from denselab.data.audio import spectrum
+NPSD = (spectrum((noisy - clean).astype("float32")).abs() ** 2).mean(0)  # (513,) shape of the noise spectrum
 for spec in sys.argv[2:]:
     name, js = spec.split(":", 1)
     P.clear(); P.update(json.loads(js))

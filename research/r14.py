@@ -1,6 +1,8 @@
 """Issue 14 research driver: train one denoiser variant with config overrides, run the unseen check.
 
 usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics] [--refit] [--freqmask W P]
+       [--wd W] [--innoise S] [--f0range R ...] [--lowshelf DB HZ] [--breathy B ...] [--floor F]
+       [--context C [--ctxnoise window|indep] [--ctxpool K]] [--noisemix P]   (see --help)
 Appends one JSON line to research/results.jsonl."""
 import os
 import argparse, json, time
@@ -23,18 +25,30 @@ ap.add_argument("--freqmask", type=float, nargs=2, default=None, metavar=("WIDTH
 ap.add_argument("--wd", type=float, default=0.0, help="AdamW weight decay instead of Adam")
 ap.add_argument("--innoise", type=float, default=0.0, help="training only: Gaussian noise of this std on the standardised input")
 ap.add_argument("--f0range", type=float, nargs="+", default=None, help="voice copy i scales its f0 contour's spread by F0RANGE[i %% n]")
+ap.add_argument("--context", type=int, default=0, help="the mask net sees ±CONTEXT neighbouring frames (research/context.py)")
+ap.add_argument("--noisemix", type=float, default=0.0, help="probability of a two-frame noise mixture per training frame (research/noisemix.py)")
+ap.add_argument("--ctxnoise", default="window", choices=("window", "indep"))
+ap.add_argument("--ctxpool", type=int, default=1, help="neighbour frames averaged over groups of this many bins")
 ap.add_argument("--lowshelf", type=float, nargs=2, default=None, metavar=("DB", "HZ"), help="voice copies' envelope: a low shelf of DB below HZ")
+ap.add_argument("--floor", type=float, default=None, help="seglog floor: δ = FLOOR · the batch's mean ‖S_f‖² (product: 1e-3)")
+ap.add_argument("--breathy", type=float, nargs="+", default=None, help="voice copy i's periodic share x BREATHY[i %% n]")
 a = ap.parse_args()
-if a.lowshelf or a.f0range:
+if a.lowshelf or a.f0range or a.breathy:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
-    import world_voices; world_voices.install(a.f0range or (1.0,), a.lowshelf or (0.0, 300.0))
+    import world_voices; world_voices.install(a.f0range or (1.0,), a.lowshelf or (0.0, 300.0), a.breathy or (1.0,))
 torch.set_num_threads(a.threads)
 ov = json.loads(a.overrides)
 for k, v in list(ov.items()):
     if isinstance(v, list): ov[k] = tuple(v)
 cfg = denoise.Config(seed=a.seed, **ov)
+if a.context:
+    import sys; sys.path.insert(0, str(Path(__file__).parent))
+    import context
+    ctx_finish = context.install(a.context, cfg.frame_shifts, sum(1 for f in cfg.speed_factors if f > 0 and f != 1.0), a.ctxnoise, a.ctxpool)
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
 split = denoise.split_for(cfg, clean, noisy, sr, tr)
+if a.context:
+    ctx_finish(split)
 if a.freqmask:
     from denselab.studies import denoise_model as dm
     width, prob = int(a.freqmask[0]), a.freqmask[1]
@@ -65,6 +79,17 @@ if a.innoise:
         z = z + a.innoise * torch.randn(z.shape, generator=in_gen)
         return den.net(z) * mag if den.variant == "mask" else den.net(z) * den.mag_scale
     denoise.estimate_magnitude = noisy_in
+if a.noisemix:
+    import sys; sys.path.insert(0, str(Path(__file__).parent))
+    import noisemix; noisemix.install(a.noisemix)
+if a.floor is not None:
+    def floor_loss(den, x, s, kind="mse"):
+        mag = x.abs()
+        est = denoise.estimate_magnitude(den, mag, training=True)
+        target = (s * x.conj()).real / mag.clamp_min(1e-12)
+        err = ((est - target) ** 2).sum(1) + (s.abs() ** 2 - target ** 2).sum(1)
+        return torch.log10(err + a.floor * (s.abs() ** 2).sum(1).mean()).mean()
+    denoise.loss_fn = floor_loss
 t0 = time.time()
 res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
 if a.refit:
@@ -76,7 +101,8 @@ secs = time.time() - t0
 from denselab.studies.denoise_model import save_denoiser
 models = Path(__file__).with_name("models")
 models.mkdir(exist_ok=True)
-save_denoiser(models / f"{a.name}_s{a.seed}.pt", res.den)
+if not a.context:
+    save_denoiser(models / f"{a.name}_s{a.seed}.pt", res.den)
 u = unseen_check(res.den, DATA / "unseen", noisy - clean, seed=0, metrics=a.metrics)
 rows = u["rows"]
 def m(sel, key="gain_db"):

@@ -1,7 +1,8 @@
 """Issue 14 probes (rows WV8_rng and WV8_ls6 of docs/BENCHMARKS.md): the product's WORLD voice copies
-(`audio.voice_copies`) with one of two changes, swapped into `denoise_data` by `install`:
+(`audio.voice_copies`) with one of three changes, swapped into `denoise_data` by `install`:
 - RANGES: copy i scales its f0 contour's spread around the mean log f0 by RANGES[i % len(RANGES)] (intonation);
-- LOWSHELF: every copy's envelope gets a LOWSHELF[0] dB low shelf below ~LOWSHELF[1] Hz (a stronger fundamental).
+- LOWSHELF: every copy's envelope gets a LOWSHELF[0] dB low shelf below ~LOWSHELF[1] Hz (a stronger fundamental);
+- BREATHY: copy i's periodic share 1 − aperiodicity is scaled by BREATHY[i % len(BREATHY)] (< 1: a breathier voice).
 The defaults change nothing."""
 import math
 import numpy as np
@@ -10,6 +11,7 @@ from denselab.data.audio import WORLD_FRAME_MS, spectrum
 
 RANGES = [1.0]
 LOWSHELF = [0.0, 300.0]  # gain (dB) and corner (Hz)
+BREATHY = [1.0]  # copy i's periodic share (1 − aperiodicity) times BREATHY[i % len]: < 1 = breathier
 
 
 def _stretch(env, formant):  # (T, F) along frequency: value at bin f read from bin f / formant
@@ -36,14 +38,18 @@ def voice_copies_probe(s, sr, voices):
         if r != 1.0:
             g[voiced] = np.exp(mean + r * (np.log(f0[voiced]) - mean))
         env = _stretch(sp, formant) * shelf if LOWSHELF[0] else _stretch(sp, formant)
-        y = pw.synthesize(g * pitch, np.ascontiguousarray(env), np.clip(_stretch(ap, formant), 0, 1), sr, WORLD_FRAME_MS)
+        a = np.clip(_stretch(ap, formant), 0, 1)
+        if BREATHY[i % len(BREATHY)] != 1.0:
+            a = 1.0 - (1.0 - a) * BREATHY[i % len(BREATHY)]
+        y = pw.synthesize(g * pitch, np.ascontiguousarray(env), np.ascontiguousarray(a), sr, WORLD_FRAME_MS)
         z = spectrum(y[:len(s)].astype(np.float32))
         out.append(z * math.sqrt(ref / max(float((z.abs() ** 2).mean()), 1e-30)))
     return out
 
 
-def install(ranges=(1.0,), lowshelf=(0.0, 300.0)):
+def install(ranges=(1.0,), lowshelf=(0.0, 300.0), breathy=(1.0,)):
     from denselab.studies import denoise_data
+    BREATHY[:] = list(breathy)
     RANGES[:] = list(ranges)
     LOWSHELF[:] = list(lowshelf)
     denoise_data.voice_copies = voice_copies_probe
