@@ -9,6 +9,7 @@ from denselab.studies import denoise, denoise_data, denoise_model as dm
 C = 1
 POOL = 1  # the neighbours' standardised log|X| averaged over groups of POOL bins (1 = all 513 bins)
 NOISE = "window"  # "window": contiguous noise frames; "indep": each window position draws its own noise frame
+WINDOW = [None]  # the batch's (B, 2C+1, 513) |X| windows while the product's loss runs on their centre frames
 SEGMENTS = []  # (name, frames) in the order split_pair concatenates them
 
 
@@ -56,7 +57,9 @@ def install(context: int, shifts: int, n_speed: int, noise: str = "window", pool
         return den
 
     def est(den, mag, training=False):
-        if mag.dim() == 2:  # consecutive frames of one signal
+        if training and WINDOW[0] is not None:  # inside `loss`: the windows of the centre frames `mag`
+            mag = WINDOW[0]
+        elif mag.dim() == 2:  # consecutive frames of one signal
             idx = (torch.arange(len(mag))[:, None] + torch.arange(-C, C + 1)[None]).clamp(0, len(mag) - 1)
             mag = mag[idx]
         z = (torch.log(mag + den.eps) - den.feat_mean) / den.feat_std
@@ -65,33 +68,24 @@ def install(context: int, shifts: int, n_speed: int, noise: str = "window", pool
             out = out ** den.mask_power
         return out * mag[:, C]
 
-    def remix(split, cfg, gen, device):
-        B, T = cfg.batch_size, len(split.clean_frames)
-        remix_ = torch.rand(B, generator=gen) < cfg.remix_fraction
-        perturbed = remix_ & (torch.rand(B, generator=gen) < cfg.speed_share) & (len(split.speech_frames) > T)
-        i_s = torch.where(perturbed, T + torch.randint(max(1, len(split.speech_frames) - T), (B,), generator=gen),
-                          torch.randint(T, (B,), generator=gen))
-        i_n = torch.where(remix_, torch.randint(T, (B,), generator=gen), i_s)
-        snr = 10.0 ** ((cfg.snr_low_db + (cfg.snr_high_db - cfg.snr_low_db) * torch.rand(B, generator=gen)) / 10.0)
-        a = torch.where(remix_, dm.REF_RMS * torch.sqrt(snr / ((1 + snr) * split.speech_power)),
-                        torch.full((B,), dm.REF_RMS / split.noisy_power ** 0.5))
-        b = torch.where(remix_, dm.REF_RMS / torch.sqrt((1 + snr) * split.noise_power), a)
-        a, b = a[:, None, None], b[:, None, None]
-        s = a * split.speech_frames[SPEECH_WIN[i_s]]  # (B, 2C+1, 513)
+    def remix(split, cfg, gen, device):  # the product's draws (`remix_draw`), then the window around each frame
+        remix_, i_s, i_n, a, b = denoise.remix_draw(split, cfg, gen)
+        s = a[:, None, None] * split.speech_frames[SPEECH_WIN[i_s]]  # (B, 2C+1, 513)
         if cfg.hf_boost_db > 0:
             s = s * denoise.speech_eq(remix_, cfg, s.shape[2], split.sample_rate, gen)[:, None]
         win_n = NOISE_WIN[i_n]
         if NOISE == "indep":  # remixed windows: a random noise frame at every position (no noise sequence to learn)
-            win_n = torch.where(remix_[:, None], torch.randint(T, win_n.shape, generator=gen), win_n)
-        return s + b * split.noise_frames[win_n], s
+            win_n = torch.where(remix_[:, None], torch.randint(len(NOISE_WIN), win_n.shape, generator=gen), win_n)
+        return s + b[:, None, None] * split.noise_frames[win_n], s
 
-    def loss(den, x, s, kind="seglog"):
-        est_ = est(den, x.abs(), training=True)
-        x, s = x[:, C], s[:, C]
-        mag = x.abs()
-        target = (s * x.conj()).real / mag.clamp_min(1e-12)
-        err = ((est_ - target) ** 2).sum(1) + (s.abs() ** 2 - target ** 2).sum(1)
-        return torch.log10(err + 1e-3 * (s.abs() ** 2).sum(1).mean()).mean()
+    plain_loss = denoise.loss_fn
+
+    def loss(den, x, s, kind="seglog"):  # the product's loss on the centre frames; the net sees the whole window
+        WINDOW[0] = x.abs()
+        try:
+            return plain_loss(den, x[:, C], s[:, C], kind)
+        finally:
+            WINDOW[0] = None
 
     denoise.new_denoiser = new
     denoise.estimate_magnitude = dm.estimate_magnitude = est

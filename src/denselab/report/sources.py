@@ -62,7 +62,8 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
              "and the spectral envelope moved apart; they join the speed copies that remixing draws from.",
              ("denselab.data.audio.voice_copies",)),
             ("Training examples: clean frames remixed with noise frames at random SNRs; the loss.",
-             ("denselab.studies.denoise.remix_batch", "denselab.studies.denoise.loss_fn")),
+             ("denselab.studies.denoise.remix_draw", "denselab.studies.denoise.remix_batch",
+              "denselab.studies.denoise.loss_fn")),
             ("The training loop of one variant: Adam with a cosine schedule, a moving average of the weights, "
              "validation SNR after every epoch and early stopping on it; the refit on training + validation runs "
              "the same loop for a fixed number of epochs.",

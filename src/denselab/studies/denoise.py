@@ -141,9 +141,10 @@ SPEECH_FILES = {"clean": "train_clean_male.wav", "noisy": "train_dirty_male.wav"
 # --------------------------------------------------------------------------------------- training data
 
 
-def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(noisy X, clean S) complex frames (B, 513) at REF_RMS level: random speech frames plus random noise
-    frames at random recording SNRs and levels; a `1 - remix_fraction` share keeps the recorded pairing."""
+def remix_draw(split: Split, cfg: Config, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """A batch's random draws, (remix, i_s, i_n, a, b), each (B,): random speech frames `i_s` plus random noise
+    frames `i_n` at gains `a`, `b` for random recording SNRs at REF_RMS level; a `1 - remix_fraction` share
+    (`remix` False) keeps the recorded pairing (i_n = i_s)."""
     B, T = cfg.batch_size, len(split.clean_frames)
     remix = torch.rand(B, generator=gen) < cfg.remix_fraction
     # remixed frames draw from all speech (perturbed copies too); recorded pairs only from the recording
@@ -157,12 +158,16 @@ def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) ->
                     torch.full((B,), REF_RMS / math.sqrt(split.noisy_power)))
     b = torch.where(remix, REF_RMS / torch.sqrt((1 + snr) * split.noise_power), a)
     jitter = 10.0 ** ((2 * torch.rand(B, generator=gen) - 1) * cfg.level_jitter_db / 20.0)
-    a, b = (a * jitter)[:, None].to(device), (b * jitter)[:, None].to(device)
-    s = a * split.speech_frames[i_s.to(split.speech_frames.device)]
+    return remix, i_s, i_n, a * jitter, b * jitter
+
+
+def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy X, clean S) complex frames (B, 513) at REF_RMS level, made of `remix_draw`'s frames and gains."""
+    remix, i_s, i_n, a, b = remix_draw(split, cfg, gen)
+    s = a[:, None].to(device) * split.speech_frames[i_s.to(split.speech_frames.device)]
     if cfg.hf_boost_db > 0:  # off draws nothing, so runs without the boost reproduce the numbers from before it
         s = s * speech_eq(remix, cfg, s.shape[1], split.sample_rate, gen).to(device)
-    x = s + b * split.noise_frames[i_n.to(split.noise_frames.device)]
-    return x, s
+    return s + b[:, None].to(device) * split.noise_frames[i_n.to(split.noise_frames.device)], s
 
 
 def speech_eq(remix: torch.Tensor, cfg: Config, n_bins: int, sr: int, gen: torch.Generator) -> torch.Tensor:
