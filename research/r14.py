@@ -1,7 +1,7 @@
 """Issue 14 research driver: train one denoiser variant with config overrides, run the unseen check.
 
 usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics] [--refit] [--freqmask W P]
-       [--wd W] [--innoise S] [--f0range R ...] [--lowshelf DB HZ] [--breathy B ...] [--floor F]
+       [--wd W] [--innoise S] [--f0range R ...] [--lowshelf DB HZ] [--breathy B ...] [--vwarp W] [--floor F]
        [--context C [--ctxnoise window|indep] [--ctxpool K]] [--noisemix P]   (see --help)
 Appends one JSON line to research/results.jsonl."""
 import os
@@ -32,10 +32,11 @@ ap.add_argument("--ctxpool", type=int, default=1, help="neighbour frames average
 ap.add_argument("--lowshelf", type=float, nargs=2, default=None, metavar=("DB", "HZ"), help="voice copies' envelope: a low shelf of DB below HZ")
 ap.add_argument("--floor", type=float, default=None, help="seglog floor: δ = FLOOR · the batch's mean ‖S_f‖² (product: 1e-3)")
 ap.add_argument("--breathy", type=float, nargs="+", default=None, help="voice copy i's periodic share x BREATHY[i %% n]")
+ap.add_argument("--vwarp", type=float, default=0.0, help="voice copies: random piecewise-linear envelope warp of +-VWARP per band")
 a = ap.parse_args()
-if a.lowshelf or a.f0range or a.breathy:
+if a.lowshelf or a.f0range or a.breathy or a.vwarp:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
-    import world_voices; world_voices.install(a.f0range or (1.0,), a.lowshelf or (0.0, 300.0), a.breathy or (1.0,))
+    import world_voices; world_voices.install(a.f0range or (1.0,), a.lowshelf or (0.0, 300.0), a.breathy or (1.0,), a.vwarp)
 torch.set_num_threads(a.threads)
 ov = json.loads(a.overrides)
 for k, v in list(ov.items()):
