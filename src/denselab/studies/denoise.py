@@ -143,8 +143,8 @@ SPEECH_FILES = {"clean": "train_clean_male.wav", "noisy": "train_dirty_male.wav"
 
 def remix_draw(split: Split, cfg: Config, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
     """A batch's random draws, (remix, i_s, i_n, a, b), each (B,): random speech frames `i_s` plus random noise
-    frames `i_n` at gains `a`, `b` for random recording SNRs at REF_RMS level; a `1 - remix_fraction` share
-    (`remix` False) keeps the recorded pairing (i_n = i_s)."""
+    frames `i_n` at gains `a`, `b` for random recording SNRs at REF_RMS level (times a random level within
+    ±`level_jitter_db`); a `1 - remix_fraction` share (`remix` False) keeps the recorded pairing (i_n = i_s)."""
     B, T = cfg.batch_size, len(split.clean_frames)
     remix = torch.rand(B, generator=gen) < cfg.remix_fraction
     # remixed frames draw from all speech (perturbed copies too); recorded pairs only from the recording
