@@ -10,7 +10,7 @@ C = 1
 POOL = 1  # the neighbours' standardised log|X| averaged over groups of POOL bins (1 = all 513 bins)
 NOISE = "window"  # "window": contiguous noise frames; "indep": each window position draws its own noise frame
 WINDOW = [None]  # the batch's (B, 2C+1, 513) |X| windows while the product's loss runs on their centre frames
-SEGMENTS = []  # (name, frames) in the order split_pair concatenates them
+SEGMENTS = []  # frame counts of the grids, the noise grids and the copies, in the order split_pair makes them
 
 
 def _record_spectrum(f):
@@ -62,8 +62,7 @@ def install(context: int, shifts: int, n_speed: int, noise: str = "window", pool
         elif mag.dim() == 2:  # consecutive frames of one signal
             idx = (torch.arange(len(mag))[:, None] + torch.arange(-C, C + 1)[None]).clamp(0, len(mag) - 1)
             mag = mag[idx]
-        z = (torch.log(mag + den.eps) - den.feat_mean) / den.feat_std
-        out = den.net(_inputs(z))
+        out = den.net(_inputs(dm.net_input(mag, den)))  # (B, 2C+1, 513) standardised, then flattened
         if den.mask_power != 1.0 and not training:
             out = out ** den.mask_power
         return out * mag[:, C]

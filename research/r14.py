@@ -5,7 +5,7 @@ usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metr
        [--context C [--ctxnoise window|indep] [--ctxpool K]] [--noisemix P]   (see --help)
 Appends one JSON line to research/results.jsonl."""
 import os
-import argparse, json, time
+import argparse, functools, json, time
 from pathlib import Path
 import torch
 from denselab.studies import denoise
@@ -30,7 +30,7 @@ ap.add_argument("--noisemix", type=float, default=0.0, help="probability of a tw
 ap.add_argument("--ctxnoise", default="window", choices=("window", "indep"))
 ap.add_argument("--ctxpool", type=int, default=1, help="neighbour frames averaged over groups of this many bins")
 ap.add_argument("--lowshelf", type=float, nargs=2, default=None, metavar=("DB", "HZ"), help="voice copies' envelope: a low shelf of DB below HZ")
-ap.add_argument("--floor", type=float, default=None, help="seglog floor: δ = FLOOR · the batch's mean ‖S_f‖² (product: 1e-3)")
+ap.add_argument("--floor", type=float, default=None, help="seglog floor: δ = FLOOR · the batch's mean ‖S_f‖² (loss_fn's `floor`, 1e-3)")
 ap.add_argument("--breathy", type=float, nargs="+", default=None, help="voice copy i's periodic share x BREATHY[i %% n]")
 ap.add_argument("--vwarp", type=float, default=0.0, help="voice copies: random piecewise-linear envelope warp of +-VWARP per band")
 a = ap.parse_args()
@@ -50,47 +50,37 @@ clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_di
 split = denoise.split_for(cfg, clean, noisy, sr, tr)
 if a.context:
     ctx_finish(split)
-if a.freqmask:
+def perturb_training_input(transform):
+    """While training only, the net's standardised input (B, 513) goes through `transform` first."""
     from denselab.studies import denoise_model as dm
-    width, prob = int(a.freqmask[0]), a.freqmask[1]
-    fm_gen = torch.Generator().manual_seed(a.seed + 77)
     plain = dm.estimate_magnitude
-    def masked(den, mag, training=False):
+    def est(den, mag, training=False):
         if not training:
             return plain(den, mag, training)
-        z = dm.net_input(mag, den)
+        z = transform(dm.net_input(mag, den))
+        return den.net(z) * mag if den.variant == "mask" else den.net(z) * den.mag_scale
+    denoise.estimate_magnitude = est
+if a.freqmask:
+    width, prob = int(a.freqmask[0]), a.freqmask[1]
+    fm_gen = torch.Generator().manual_seed(a.seed + 77)
+    def band_zeroed(z):  # with probability `prob` per frame, one random band of up to `width` bins set to 0
         B, F = z.shape
         w = (torch.rand(B, generator=fm_gen) * (width + 1)).long() * (torch.rand(B, generator=fm_gen) < prob)
         lo = (torch.rand(B, generator=fm_gen) * (F - w)).long()
         f = torch.arange(F)[None]
-        z = torch.where((f >= lo[:, None]) & (f < (lo + w)[:, None]), 0.0, z)
-        return den.net(z) * mag if den.variant == "mask" else den.net(z) * den.mag_scale
-    denoise.estimate_magnitude = masked
+        return torch.where((f >= lo[:, None]) & (f < (lo + w)[:, None]), 0.0, z)
+    perturb_training_input(band_zeroed)
 if a.wd:
     from denselab.training import make_optimizer as mk
     denoise.make_optimizer = lambda name, params, **kw: mk("adamw", params, weight_decay=a.wd, **kw)
 if a.innoise:
-    from denselab.studies import denoise_model as dm
-    plain_in = dm.estimate_magnitude
     in_gen = torch.Generator().manual_seed(a.seed + 99)
-    def noisy_in(den, mag, training=False):
-        if not training:
-            return plain_in(den, mag, training)
-        z = dm.net_input(mag, den)
-        z = z + a.innoise * torch.randn(z.shape, generator=in_gen)
-        return den.net(z) * mag if den.variant == "mask" else den.net(z) * den.mag_scale
-    denoise.estimate_magnitude = noisy_in
+    perturb_training_input(lambda z: z + a.innoise * torch.randn(z.shape, generator=in_gen))
 if a.noisemix:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
     import noisemix; noisemix.install(a.noisemix)
 if a.floor is not None:
-    def floor_loss(den, x, s, kind="mse"):
-        mag = x.abs()
-        est = denoise.estimate_magnitude(den, mag, training=True)
-        target = (s * x.conj()).real / mag.clamp_min(1e-12)
-        err = ((est - target) ** 2).sum(1) + (s.abs() ** 2 - target ** 2).sum(1)
-        return torch.log10(err + a.floor * (s.abs() ** 2).sum(1).mean()).mean()
-    denoise.loss_fn = floor_loss
+    denoise.loss_fn = functools.partial(denoise.loss_fn, floor=a.floor)
 t0 = time.time()
 res = denoise.train_variant(a.variant, split, cfg, "cpu", True)
 if a.refit:
