@@ -1,6 +1,6 @@
 """Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
 
-usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, ss (over-subtraction), ssband ([lo, hi] bins), lfgamma ([bins, power]), tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors)"""
+usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, ss (over-subtraction), ssband ([lo, hi] bins), lfgamma ([bins, power]), tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors), twice (second pass's mask power), gl (Griffin-Lim steps), zclip"""
 import os
 import json, sys
 from pathlib import Path
@@ -26,7 +26,10 @@ def est(den, mag, training=False):
         lz = torch.log(mag + den.eps)  # moved back, and the masks of all factors a are averaged
         m = torch.stack([warp(den.net((warp(lz, a) - den.feat_mean) / den.feat_std), 1.0 / a) for a in P["warp"]]).mean(0)
     else:
-        m = den.net(dm.net_input(mag, den))  # (N, 513) mask
+        z = dm.net_input(mag, den)
+        if "zclip" in P:  # standardised inputs clamped to ±zclip (out-of-range bins of voices never heard)
+            z = z.clamp(-P["zclip"], P["zclip"])
+        m = den.net(z)  # (N, 513) mask
     if P.get("tsmooth", 1) > 1:
         k = P["tsmooth"]; m = F.avg_pool1d(m.T[None], k, 1, k // 2, count_include_pad=False)[0].T
     if P.get("fsmooth", 1) > 1:
@@ -42,12 +45,36 @@ def est(den, mag, training=False):
         lo, hi = P.get("ssband", [0, 513])
         m_ss[:, :lo] = 0; m_ss[:, hi:] = 0
         m = torch.maximum(m, m_ss)
+    if "twice" in P:  # a second pass: the net denoises its own output (brought back to the chunk's level), mask**twice
+        out = m * mag
+        g = ((mag ** 2).sum() / (out ** 2).sum().clamp_min(1e-20)).sqrt()
+        m = m * den.net(dm.net_input(out * g, den)) ** P["twice"]
     if "floor" in P: m = m.clamp_min(P["floor"])
     if "lf" in P:  # the lowest P["lf"] bins (15.6 Hz each) get a mask of at least P["lfmin"] (default 1: passed)
         m = torch.cat([m[:, :P["lf"]].clamp_min(P.get("lfmin", 1.0)), m[:, P["lf"]:]], 1)
     return m * mag
 
 dm.estimate_magnitude = est
+_one_grid = dm._denoise_one_grid
+
+def one_grid_gl(den, y, gain, chunk_frames):
+    """`gl` > 0: Griffin-Lim steps after the noisy-phase reconstruction (the estimate's magnitude, the phase of the
+    STFT of the last reconstruction), on the whole signal as one chunk (the check's files are short)."""
+    if not P.get("gl"):
+        return _one_grid(den, y, gain, chunk_frames)
+    from denselab.data.audio import inverse_spectrum
+    pad = den.n_fft
+    z = torch.zeros(len(y) + 2 * pad)
+    z[pad:pad + len(y)] = torch.from_numpy(y) * gain
+    spec = spectrum(z, den.n_fft, den.hop)
+    est_mag = dm.estimate_magnitude(den, spec.abs())
+    phase = spec
+    for _ in range(1 + P["gl"]):
+        rec = inverse_spectrum(dm.with_noisy_phase(phase, est_mag), len(z), den.n_fft, den.hop)
+        phase = spectrum(rec, den.n_fft, den.hop)
+    return rec[pad:pad + len(y)].numpy()
+
+dm._denoise_one_grid = one_grid_gl
 den = load_denoiser(sys.argv[1])
 clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
 from denselab.data.audio import spectrum

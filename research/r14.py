@@ -33,7 +33,13 @@ ap.add_argument("--lowshelf", type=float, nargs=2, default=None, metavar=("DB", 
 ap.add_argument("--floor", type=float, default=None, help="seglog floor: δ = FLOOR · the batch's mean ‖S_f‖² (loss_fn's `floor`, 1e-3)")
 ap.add_argument("--breathy", type=float, nargs="+", default=None, help="voice copy i's periodic share x BREATHY[i %% n]")
 ap.add_argument("--vwarp", type=float, default=0.0, help="voice copies: random piecewise-linear envelope warp of +-VWARP per band")
+ap.add_argument("--pow", type=float, default=0.0, help="the mask net reads standardised |X|**POW (stats over the recorded training part) instead of log(|X| + eps)")
+ap.add_argument("--act", default=None, choices=("silu", "gelu", "leaky"), help="the mask net's hidden activation instead of ReLU (He init kept)")
 a = ap.parse_args()
+if a.act:
+    from torch import nn
+    from denselab.models import mlp
+    mlp.ACTIVATIONS["relu"] = {"silu": nn.SiLU, "gelu": nn.GELU, "leaky": lambda: nn.LeakyReLU(0.1)}[a.act]
 if a.lowshelf or a.f0range or a.breathy or a.vwarp:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
     import world_voices; world_voices.install(a.f0range or (1.0,), a.lowshelf or (0.0, 300.0), a.breathy or (1.0,), a.vwarp)
@@ -48,6 +54,13 @@ if a.context:
     ctx_finish = context.install(a.context, cfg.frame_shifts, sum(1 for f in cfg.speed_factors if f > 0 and f != 1.0), a.ctxnoise, a.ctxpool)
 clean, noisy, sr, tr = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
 split = denoise.split_for(cfg, clean, noisy, sr, tr)
+if a.pow:
+    import math
+    from denselab.studies import denoise_model as dm
+    gx = dm.REF_RMS / math.sqrt(split.noisy_power)
+    px = ((gx * (split.clean_frames + split.noise_frames)).abs().double() ** a.pow)
+    pmu, psd = px.mean(0).float(), px.std(0).clamp_min(1e-6).float()
+    dm.net_input = lambda mag, den: (mag ** a.pow - pmu) / psd
 if a.context:
     ctx_finish(split)
 def perturb_training_input(transform):
