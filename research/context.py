@@ -79,10 +79,10 @@ def install(context: int, shifts: int, n_speed: int, noise: str = "window", pool
 
     plain_loss = denoise.loss_fn
 
-    def loss(den, x, s, kind="seglog"):  # the product's loss on the centre frames; the net sees the whole window
+    def loss(den, x, s, kind="seglog", **kw):  # the product's loss on the centre frames; the net sees the whole window
         WINDOW[0] = x.abs()
         try:
-            return plain_loss(den, x[:, C], s[:, C], kind)
+            return plain_loss(den, x[:, C], s[:, C], kind, **kw)
         finally:
             WINDOW[0] = None
 

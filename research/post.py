@@ -1,6 +1,6 @@
 """Inference-time mask transforms on a trained mask model (no retraining): floor, power, time smoothing.
 
-usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, ss (over-subtraction), ssband ([lo, hi] bins), lfgamma ([bins, power]), tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors), twice (second pass's mask power), gl (Griffin-Lim steps), zclip"""
+usage: post.py MODEL.pt 'name:json' ...   json keys: floor, gamma, ss (over-subtraction), ssband ([lo, hi] bins), lfgamma ([bins, power]), tsmooth (frames, odd), fsmooth (bins, odd), lf (bins), lfmin, warp (list of factors), twice (second pass's mask power), gl (Griffin-Lim steps), zclip, levels (dB list: masks averaged)"""
 import os
 import json, sys
 from pathlib import Path
@@ -26,10 +26,13 @@ def est(den, mag, training=False):
         lz = torch.log(mag + den.eps)  # moved back, and the masks of all factors a are averaged
         m = torch.stack([warp(den.net((warp(lz, a) - den.feat_mean) / den.feat_std), 1.0 / a) for a in P["warp"]]).mean(0)
     else:
-        z = dm.net_input(mag, den)
-        if "zclip" in P:  # standardised inputs clamped to ±zclip (out-of-range bins of voices never heard)
-            z = z.clamp(-P["zclip"], P["zclip"])
-        m = den.net(z)  # (N, 513) mask
+        ms = []
+        for db in P.get("levels", [0.0]):  # the masks of the input at these levels (dB) averaged
+            z = dm.net_input(mag * 10.0 ** (db / 20.0), den)
+            if "zclip" in P:  # standardised inputs clamped to ±zclip (out-of-range bins of voices never heard)
+                z = z.clamp(-P["zclip"], P["zclip"])
+            ms.append(den.net(z))
+        m = torch.stack(ms).mean(0)  # (N, 513) mask
     if P.get("tsmooth", 1) > 1:
         k = P["tsmooth"]; m = F.avg_pool1d(m.T[None], k, 1, k // 2, count_include_pad=False)[0].T
     if P.get("fsmooth", 1) > 1:

@@ -35,6 +35,7 @@ ap.add_argument("--floor", type=float, default=None, help="seglog floor: δ = FL
 ap.add_argument("--breathy", type=float, nargs="+", default=None, help="voice copy i's periodic share x BREATHY[i %% n]")
 ap.add_argument("--vwarp", type=float, default=0.0, help="voice copies: random piecewise-linear envelope warp of +-VWARP per band")
 ap.add_argument("--pow", type=float, default=0.0, help="the mask net reads standardised |X|**POW (stats over the recorded training part) instead of log(|X| + eps); in-process only: the saved model reloads with the log input")
+ap.add_argument("--eq", type=float, default=0.0, help="remixed speech also gets a random smooth EQ: a gain uniform in +-EQ dB at 125, 250, 500, 1000, 2000 and 4000 Hz per frame, linear in log frequency between them")
 ap.add_argument("--act", default=None, choices=("silu", "gelu", "leaky"), help="the mask net's hidden activation instead of ReLU (He init kept); in-process only: the saved model reloads as ReLU")
 a = ap.parse_args()
 if a.act:
@@ -93,6 +94,17 @@ if a.innoise:
 if a.noisemix:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
     import noisemix; noisemix.install(a.noisemix)
+if a.eq:
+    plain_eq = denoise.speech_eq
+    def eq_too(remix, cfg_, n_bins, sr_, gen):  # the high shelf times a random smooth EQ on the remixed frames
+        knots = torch.log2(torch.tensor([125.0, 250, 500, 1000, 2000, 4000]))
+        lf = torch.log2(torch.linspace(0.0, sr_ / 2, n_bins).clamp_min(1.0)).clamp(knots[0], knots[-1])
+        db = (2 * torch.rand(len(remix), len(knots), generator=gen) - 1) * a.eq * remix[:, None]  # (B, 6)
+        i = torch.searchsorted(knots, lf).clamp(1, len(knots) - 1)  # each bin between knots i-1 and i
+        w = (lf - knots[i - 1]) / (knots[i] - knots[i - 1])
+        curve = db[:, i - 1] * (1 - w) + db[:, i] * w  # (B, n_bins) dB
+        return plain_eq(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (curve / 20.0)
+    denoise.speech_eq = eq_too
 if a.floor is not None:
     denoise.loss_fn = functools.partial(denoise.loss_fn, floor=a.floor)
 t0 = time.time()
