@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from denselab.data.audio import load_wav, spectrum
+from denselab.data.speech_metrics import mix_at_snr, noise_excerpt
 from denselab.studies.denoise_model import load_denoiser, load_pair, net_input, signal_gain
 
 torch.set_num_threads(1)
@@ -24,9 +25,8 @@ rng = np.random.default_rng(0)
 print("file            input  " + " ".join(f"{a * 15.625:>5.0f}-{b * 15.625:<5.0f}" for a, b in BANDS))
 for f in sys.argv[2:]:
     y, _ = load_wav(f)
-    o = rng.integers(0, len(noise) - len(y))
-    n = noise[o:o + len(y)] * np.sqrt(np.sum(y ** 2) / np.sum(noise[o:o + len(y)] ** 2) / 10.0)  # 10 dB
-    for label, x in (("clean", y), ("10 dB", y + n)):
+    mixed, _ = mix_at_snr(y, noise_excerpt(noise, len(y), rng.integers(0, len(noise) - len(y))), 10.0)
+    for label, x in (("clean", y), ("10 dB", mixed)):
         g = signal_gain(x, den.ref_rms)
         X, S = spectrum(x * g), spectrum(y * g)
         with torch.no_grad():

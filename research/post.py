@@ -6,6 +6,7 @@ import json, sys
 from pathlib import Path
 import torch
 import torch.nn.functional as F
+from denselab.data.audio import inverse_spectrum, spectrum
 from denselab.studies import denoise_model as dm
 from denselab.studies.denoise_eval import unseen_check, summarise
 from denselab.studies.denoise_model import load_denoiser, load_pair
@@ -65,7 +66,6 @@ def one_grid_gl(den, y, gain, chunk_frames):
     STFT of the last reconstruction), on the whole signal as one chunk (the check's files are short)."""
     if not P.get("gl"):
         return _one_grid(den, y, gain, chunk_frames)
-    from denselab.data.audio import inverse_spectrum
     pad = den.n_fft
     z = torch.zeros(len(y) + 2 * pad)
     z[pad:pad + len(y)] = torch.from_numpy(y) * gain
@@ -80,7 +80,6 @@ def one_grid_gl(den, y, gain, chunk_frames):
 dm._denoise_one_grid = one_grid_gl
 den = load_denoiser(sys.argv[1])
 clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
-from denselab.data.audio import spectrum
 NPSD = (spectrum((noisy - clean).astype("float32")).abs() ** 2).mean(0)  # (513,) shape of the noise spectrum
 for spec in sys.argv[2:]:
     name, js = spec.split(":", 1)

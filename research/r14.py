@@ -96,13 +96,13 @@ if a.noisemix:
     import noisemix; noisemix.install(a.noisemix)
 if a.eq:
     plain_eq = denoise.speech_eq
+    knots = torch.log2(torch.tensor([125.0, 250, 500, 1000, 2000, 4000]))
+    lf = torch.log2(torch.linspace(0.0, split.sample_rate / 2, 513).clamp_min(1.0)).clamp(knots[0], knots[-1])
+    ki = torch.searchsorted(knots, lf).clamp(1, len(knots) - 1)  # each bin lies between knots ki-1 and ki
+    kw = (lf - knots[ki - 1]) / (knots[ki] - knots[ki - 1])
     def eq_too(remix, cfg_, n_bins, sr_, gen):  # the high shelf times a random smooth EQ on the remixed frames
-        knots = torch.log2(torch.tensor([125.0, 250, 500, 1000, 2000, 4000]))
-        lf = torch.log2(torch.linspace(0.0, sr_ / 2, n_bins).clamp_min(1.0)).clamp(knots[0], knots[-1])
         db = (2 * torch.rand(len(remix), len(knots), generator=gen) - 1) * a.eq * remix[:, None]  # (B, 6)
-        i = torch.searchsorted(knots, lf).clamp(1, len(knots) - 1)  # each bin between knots i-1 and i
-        w = (lf - knots[i - 1]) / (knots[i] - knots[i - 1])
-        curve = db[:, i - 1] * (1 - w) + db[:, i] * w  # (B, n_bins) dB
+        curve = db[:, ki - 1] * (1 - kw) + db[:, ki] * kw  # (B, 513) dB
         return plain_eq(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (curve / 20.0)
     denoise.speech_eq = eq_too
 if a.floor is not None:
