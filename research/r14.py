@@ -2,7 +2,7 @@
 
 usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics] [--refit] [--freqmask W P]
        [--wd W] [--innoise S] [--f0range R ...] [--lowshelf DB HZ] [--breathy B ...] [--vwarp W] [--floor F]
-       [--act silu|gelu|leaky] [--pow P]
+       [--act silu|gelu|leaky] [--pow P] [--phase] [--noisespeed F ... [--noiseshare P]]
        [--context C [--ctxnoise window|indep] [--ctxpool K]] [--noisemix P]   (see --help)
 Appends one JSON line to research/results.jsonl."""
 import os
@@ -37,7 +37,13 @@ ap.add_argument("--vwarp", type=float, default=0.0, help="voice copies: random p
 ap.add_argument("--pow", type=float, default=0.0, help="the mask net reads standardised |X|**POW (stats over the recorded training part) instead of log(|X| + eps); in-process only: the saved model reloads with the log input")
 ap.add_argument("--eq", type=float, default=0.0, help="remixed speech also gets a random smooth EQ: a gain uniform in +-EQ dB at 125, 250, 500, 1000, 2000 and 4000 Hz per frame, linear in log frequency between them")
 ap.add_argument("--act", default=None, choices=("silu", "gelu", "leaky"), help="the mask net's hidden activation instead of ReLU (He init kept); in-process only: the saved model reloads as ReLU")
+ap.add_argument("--phase", action="store_true", help="the mask net also reads the neighbouring-bin phase steps (research/phase.py)")
+ap.add_argument("--noisespeed", type=float, nargs="+", default=None, help="speed-perturbed copies of the training noise (research/noise_copies.py); --noiseshare of the remixed frames draw from them")
+ap.add_argument("--noiseshare", type=float, default=0.5)
 a = ap.parse_args()
+if a.phase:
+    import sys; sys.path.insert(0, str(Path(__file__).parent))
+    import phase; phase.install()
 if a.act:
     from torch import nn
     from denselab.models import mlp
@@ -65,6 +71,10 @@ if a.pow:
     dm.net_input = lambda mag, den: (mag ** a.pow - pmu) / psd
 if a.context:
     ctx_finish(split)
+if a.noisespeed:
+    import sys; sys.path.insert(0, str(Path(__file__).parent))
+    import noise_copies
+    split = noise_copies.install(split, clean, noisy, cfg, tuple(a.noisespeed), a.noiseshare)
 def perturb_training_input(transform):
     """While training only, the net's standardised input (B, 513) goes through `transform` first."""
     from denselab.studies import denoise_model as dm
@@ -118,7 +128,7 @@ secs = time.time() - t0
 from denselab.studies.denoise_model import save_denoiser
 models = Path(__file__).with_name("models")
 models.mkdir(exist_ok=True)
-if not a.context:
+if not (a.context or a.phase):
     save_denoiser(models / f"{a.name}_s{a.seed}.pt", res.den)
 u = unseen_check(res.den, DATA / "unseen", noisy - clean, seed=0, metrics=a.metrics)
 rows = u["rows"]
