@@ -89,7 +89,7 @@ class Config:
     validation_fraction: float = 0.1
     """Fraction at the end of the training pair held out for validation: early stopping and the choice of variant (contiguous)."""
     heldout_fraction: float = 0.05
-    """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none; each 5 % costs ~0.5 dB on unseen voices, docs/BENCHMARKS.md)."""
+    """Fraction at the start of the training pair held out as a test part, scored once at the end (contiguous; 0 = none; with the voice copies, 0 %, 2 % and 5 % score alike on unseen voices, docs/BENCHMARKS.md)."""
     frame_shifts: int = 4
     """Training frames are taken on this many STFT frame grids, each shifted by hop/frame_shifts samples (1 = the one grid of the test-time STFT): more distinct frames of the same speech and noise."""
     refit: bool = False
