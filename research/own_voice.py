@@ -1,0 +1,42 @@
+"""Issue 14 diagnostic: the unseen check on the training voice's own unheard speech, beside the unseen voices.
+
+The training pair's held-out test part (the first `heldout_fraction`) and validation part (the last
+`validation_fraction`) hold speech of the training voice that no training step saw. Their clean audio is mixed
+with the pair's noise at 0, 5 and 10 dB exactly as the unseen check mixes its files (`unseen_check`, offsets
+from np.random.default_rng([seed, file, snr])), so the model's gap to the oracle on its own voice can be set
+beside its gap on voices it never heard: what would be left if it generalised across voices perfectly.
+
+usage: DENSELAB_DATA=../shared/data python research/own_voice.py MODEL.pt [--mix-seeds 0 1 2]"""
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from denselab.studies import denoise
+from denselab.studies.denoise_eval import clean_files, unseen_check
+from denselab.studies.denoise_model import load_denoiser, load_pair
+
+torch.set_num_threads(1)
+DATA = Path(os.environ.get("DENSELAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "speech"
+ap = argparse.ArgumentParser()
+ap.add_argument("model"); ap.add_argument("--mix-seeds", type=int, nargs="+", default=[0, 1, 2])
+a = ap.parse_args()
+den = load_denoiser(a.model)
+cfg = denoise.Config()
+clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
+start = int(len(clean) * cfg.heldout_fraction) // 512 * 512  # split_pair's cut points (HOP = 512)
+cut = int(len(clean) * (1.0 - cfg.validation_fraction)) // 512 * 512
+with tempfile.TemporaryDirectory() as tmp:
+    own = [Path(tmp) / "own_heldout.wav", Path(tmp) / "own_validation.wav"]
+    sf.write(own[0], clean[:start], sr)
+    sf.write(own[1], clean[cut:], sr)
+    print("files        mixture seed  gain   oracle  gap")
+    for seed in a.mix_seeds:
+        for label, files in (("own voice", own), ("unseen", clean_files(DATA / "unseen"))):
+            m = unseen_check(den, DATA / "unseen", noisy - clean, seed=seed, metrics=False, files=files)["mean"]
+            print(f"{label:12s} {seed:12d}  {m['gain_db']:5.2f}  {m['oracle_gain_db']:6.2f}  "
+                  f"{m['oracle_gain_db'] - m['gain_db']:4.2f}")
