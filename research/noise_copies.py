@@ -1,7 +1,7 @@
 """Issue 14 probe: speed-perturbed copies of the training noise.
 
 The unseen check draws its noise from the whole noise track; rows whose excerpt starts in the last 10 s (the
-validation part, never trained on) lose 1.4 dB more to the oracle than the rest (research/gap.py's neighbour,
+validation part, never trained on) lose 1.4 dB more to the oracle than the rest (research/offsets.py,
 BENCHMARKS "sixth session"), so the net knows the training noise better than the noise as such. Here the training
 part's noise is also played at each factor in `factors` (resampled: its spectrum and its crunches' timing scaled),
 each copy at the noise's own power, and a remixed frame takes its noise from a copy with probability `share`.
