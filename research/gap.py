@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from denselab.data.audio import inverse_spectrum, load_wav, snr_db, spectrum
-from denselab.data.speech_metrics import mix_at_snr, noise_excerpt
-from denselab.studies.denoise_eval import INPUT_SNRS_DB, clean_files
+from denselab.studies.denoise_eval import INPUT_SNRS_DB, check_mixture, clean_files
 from denselab.studies.denoise_model import load_denoiser, load_pair, net_input, signal_gain, with_noisy_phase
 
 torch.set_num_threads(1)
@@ -32,8 +31,7 @@ rows = []
 for i, path in enumerate(clean_files(DATA / "unseen")):
     s, _ = load_wav(path, sr=sr)
     for j, level in enumerate(INPUT_SNRS_DB):
-        offset = int(np.random.default_rng([a.mix_seed, i, j]).integers(len(noise)))
-        x, _ = mix_at_snr(s, noise_excerpt(noise, len(s), offset), level)
+        x, _ = check_mixture(s, noise, a.mix_seed, i, j, level)
         g = signal_gain(x, den.ref_rms)
         X, S = spectrum(x * g), spectrum(s * g)
         N, power = X - S, (S.abs() ** 2).sum()

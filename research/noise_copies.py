@@ -15,11 +15,9 @@ from denselab.data.audio import resample, spectrum
 from denselab.studies import denoise
 
 
-def install(split, clean: np.ndarray, noisy: np.ndarray, cfg, factors: tuple[float, ...], share: float):
+def install(split, clean: np.ndarray, noisy: np.ndarray, factors: tuple[float, ...], share: float):
     T = len(split.clean_frames)
-    start = int(len(clean) * cfg.heldout_fraction) // 512 * 512  # split_pair's cut points (HOP = 512)
-    cut = int(len(clean) * (1.0 - cfg.validation_fraction)) // 512 * 512
-    n = (noisy[start:cut] - clean[start:cut]).astype(np.float32)
+    n = (noisy - clean)[len(split.held_clean):len(clean) - len(split.val_clean)].astype(np.float32)  # training part
     sr = split.sample_rate
     copies = []
     for f in factors:

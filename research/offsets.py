@@ -23,9 +23,10 @@ ap.add_argument("models", nargs="+"); ap.add_argument("--mix-seeds", type=int, n
 a = ap.parse_args()
 clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
 noise = noisy - clean
+models = [load_denoiser(m) for m in a.models]
 groups = defaultdict(list)  # 10 s group -> [(gain per model..., oracle gain)]
 for seed in a.mix_seeds:
-    checks = [unseen_check(load_denoiser(m), DATA / "unseen", noise, seed=seed, metrics=False) for m in a.models]
+    checks = [unseen_check(den, DATA / "unseen", noise, seed=seed, metrics=False) for den in models]
     print(f"mixture seed {seed}: mean gain " + " / ".join(f"{c['mean']['gain_db']:.2f}" for c in checks)
           + f", oracle {checks[0]['mean']['oracle_gain_db']:.2f}")
     for rows in zip(*(c["rows"] for c in checks)):

@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from denselab.studies import denoise
+from denselab.studies.denoise_data import split_pair
 from denselab.studies.denoise_eval import clean_files, unseen_check
 from denselab.studies.denoise_model import load_denoiser, load_pair
 
@@ -28,12 +29,11 @@ a = ap.parse_args()
 den = load_denoiser(a.model)
 cfg = denoise.Config()
 clean, noisy, sr, _ = load_pair(DATA / "train_clean_male.wav", DATA / "train_dirty_male.wav")
-start = int(len(clean) * cfg.heldout_fraction) // 512 * 512  # split_pair's cut points (HOP = 512)
-cut = int(len(clean) * (1.0 - cfg.validation_fraction)) // 512 * 512
+split = split_pair(clean, noisy, sr, cfg.validation_fraction, heldout=cfg.heldout_fraction)  # the product's cut, no copies
 with tempfile.TemporaryDirectory() as tmp:
     own = [Path(tmp) / "own_heldout.wav", Path(tmp) / "own_validation.wav"]
-    sf.write(own[0], clean[:start], sr)
-    sf.write(own[1], clean[cut:], sr)
+    sf.write(own[0], split.held_clean, sr)
+    sf.write(own[1], split.val_clean, sr)
     print("files        mixture seed  gain   oracle  gap")
     for seed in a.mix_seeds:
         for label, files in (("own voice", own), ("unseen", clean_files(DATA / "unseen"))):

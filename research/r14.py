@@ -74,7 +74,7 @@ if a.context:
 if a.noisespeed:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
     import noise_copies
-    split = noise_copies.install(split, clean, noisy, cfg, tuple(a.noisespeed), a.noiseshare)
+    split = noise_copies.install(split, clean, noisy, tuple(a.noisespeed), a.noiseshare)
 def perturb_training_input(transform):
     """While training only, the net's standardised input (B, 513) goes through `transform` first."""
     from denselab.studies import denoise_model as dm

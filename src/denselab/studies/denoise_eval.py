@@ -63,6 +63,14 @@ SUMMARY_KEYS = ("input_snr_db", "snr_db", "gain_db", "input_si_sdr_db", "si_sdr_
                 "input_pesq", "pesq", "oracle_gain_db")
 
 
+def check_mixture(clean: np.ndarray, noise: np.ndarray, seed: int, file_index: int, snr_index: int,
+                  snr: float) -> tuple[np.ndarray, int]:
+    """The check's mixture of file `file_index` at its `snr_index`-th input SNR `snr` (dB): `clean` plus the noise
+    excerpt from a seeded offset, scaled to that SNR; returns (noisy, offset in samples)."""
+    offset = int(np.random.default_rng([seed, file_index, snr_index]).integers(len(noise)))
+    return mix_at_snr(clean, noise_excerpt(noise, len(clean), offset), snr)[0], offset
+
+
 def unseen_check(den: Denoiser, folder: str | Path, noise: np.ndarray, seed: int = 0,
                  snrs: tuple[float, ...] = INPUT_SNRS_DB, metrics: bool = True,
                  files: list[Path] | None = None) -> dict:
@@ -79,8 +87,7 @@ def unseen_check(den: Denoiser, folder: str | Path, noise: np.ndarray, seed: int
         out = denoise_signal(den, clean)
         passthrough.append({"file": path.name, "speaker": spk, "snr_db": snr_db(clean, out)})
         for j, snr in enumerate(snrs):
-            offset = int(np.random.default_rng([seed, i, j]).integers(len(noise)))
-            noisy, _ = mix_at_snr(clean, noise_excerpt(noise, len(clean), offset), snr)
+            noisy, offset = check_mixture(clean, noise, seed, i, j, snr)
             est = denoise_signal(den, noisy)
             row = {"file": path.name, "speaker": spk, "target_snr_db": snr, "noise_offset": offset,
                    "input_snr_db": snr_db(clean, noisy), "oracle_snr_db": snr_db(clean, oracle(noisy, clean))}
