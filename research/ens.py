@@ -1,4 +1,6 @@
-"""Ensemble of saved mask models (average of masks): unseen check. usage: ens.py NAME model.pt model.pt ..."""
+"""Ensemble of saved mask models (the nets' outputs averaged before the sigmoid; the first model's mask power and
+grids): unseen check on the seed-0 mixtures. The models must share the input features (`--act`, `--pow`, context
+and phase probes cannot be mixed in). usage: ens.py NAME model.pt model.pt ..."""
 import os
 import json, sys
 from pathlib import Path
