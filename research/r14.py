@@ -2,7 +2,7 @@
 
 usage: r14.py NAME '{"loss": "seglog", ...}' [--variant mask] [--seed 0] [--metrics] [--refit] [--freqmask W P]
        [--wd W] [--innoise S] [--f0range R ...] [--lowshelf DB HZ] [--breathy B ...] [--vwarp W] [--floor F]
-       [--act silu|gelu|leaky] [--pow P] [--phase] [--noisespeed F ... [--noiseshare P]]
+       [--act silu|gelu|leaky] [--pow P] [--phase] [--lowboost DB LO HI] [--noisespeed F ... [--noiseshare P]]
        [--context C [--ctxnoise window|indep] [--ctxpool K]] [--noisemix P]   (see --help)
 Appends one JSON line to research/results.jsonl."""
 import os
@@ -37,6 +37,7 @@ ap.add_argument("--vwarp", type=float, default=0.0, help="voice copies: random p
 ap.add_argument("--pow", type=float, default=0.0, help="the mask net reads standardised |X|**POW (stats over the recorded training part) instead of log(|X| + eps); in-process only: the saved model reloads with the log input")
 ap.add_argument("--eq", type=float, default=0.0, help="remixed speech also gets a random smooth EQ: a gain uniform in +-EQ dB at 125, 250, 500, 1000, 2000 and 4000 Hz per frame, linear in log frequency between them")
 ap.add_argument("--act", default=None, choices=("silu", "gelu", "leaky"), help="the mask net's hidden activation instead of ReLU (He init kept); in-process only: the saved model reloads as ReLU")
+ap.add_argument("--lowboost", type=float, nargs=3, default=None, metavar=("DB", "LO", "HI"), help="remixed speech also gets a random gain, uniform in 0..DB dB per frame, between LO and HI Hz (edges ~20 Hz wide): a stronger fundamental, as the unseen voices have (research/levels.py)")
 ap.add_argument("--phase", action="store_true", help="the mask net also reads the neighbouring-bin phase steps (research/phase.py)")
 ap.add_argument("--noisespeed", type=float, nargs="+", default=None, help="speed-perturbed copies of the training noise (research/noise_copies.py); --noiseshare of the remixed frames draw from them")
 ap.add_argument("--noiseshare", type=float, default=0.5)
@@ -115,6 +116,15 @@ if a.eq:
         curve = db[:, ki - 1] * (1 - kw) + db[:, ki] * kw  # (B, 513) dB
         return plain_eq(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (curve / 20.0)
     denoise.speech_eq = eq_too
+if a.lowboost:
+    lb_db, lb_lo, lb_hi = a.lowboost
+    lb_f = torch.linspace(0.0, split.sample_rate / 2, 513)
+    lb_shape = torch.sigmoid((lb_f - lb_lo) / 10.0) * torch.sigmoid((lb_hi - lb_f) / 10.0)  # (513,) 0..1
+    inner_eq = denoise.speech_eq
+    def low_too(remix, cfg_, n_bins, sr_, gen):  # the speech EQ so far times a random band boost on remixed frames
+        db = torch.rand(len(remix), generator=gen) * lb_db * remix  # (B,)
+        return inner_eq(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (db[:, None] * lb_shape / 20.0)
+    denoise.speech_eq = low_too
 if a.floor is not None:
     denoise.loss_fn = functools.partial(denoise.loss_fn, floor=a.floor)
 t0 = time.time()
