@@ -105,26 +105,27 @@ if a.innoise:
 if a.noisemix:
     import sys; sys.path.insert(0, str(Path(__file__).parent))
     import noisemix; noisemix.install(a.noisemix)
+def extra_speech_eq(curve_db):
+    """Remixed speech also gets `curve_db(remix, gen)`, a (B, 513) gain in dB drawn before the speech EQ so far."""
+    inner = denoise.speech_eq
+    def eq(remix, cfg_, n_bins, sr_, gen):
+        curve = curve_db(remix, gen)  # drawn first: the order of the generator's draws is that of the rows' runs
+        return inner(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (curve / 20.0)
+    denoise.speech_eq = eq
 if a.eq:
-    plain_eq = denoise.speech_eq
     knots = torch.log2(torch.tensor([125.0, 250, 500, 1000, 2000, 4000]))
     lf = torch.log2(torch.linspace(0.0, split.sample_rate / 2, 513).clamp_min(1.0)).clamp(knots[0], knots[-1])
     ki = torch.searchsorted(knots, lf).clamp(1, len(knots) - 1)  # each bin lies between knots ki-1 and ki
     kw = (lf - knots[ki - 1]) / (knots[ki] - knots[ki - 1])
-    def eq_too(remix, cfg_, n_bins, sr_, gen):  # the high shelf times a random smooth EQ on the remixed frames
+    def smooth_eq(remix, gen):  # a random smooth EQ on the remixed frames, linear in log frequency between knots
         db = (2 * torch.rand(len(remix), len(knots), generator=gen) - 1) * a.eq * remix[:, None]  # (B, 6)
-        curve = db[:, ki - 1] * (1 - kw) + db[:, ki] * kw  # (B, 513) dB
-        return plain_eq(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (curve / 20.0)
-    denoise.speech_eq = eq_too
+        return db[:, ki - 1] * (1 - kw) + db[:, ki] * kw  # (B, 513) dB
+    extra_speech_eq(smooth_eq)
 if a.lowboost:
     lb_db, lb_lo, lb_hi = a.lowboost
     lb_f = torch.linspace(0.0, split.sample_rate / 2, 513)
     lb_shape = torch.sigmoid((lb_f - lb_lo) / 10.0) * torch.sigmoid((lb_hi - lb_f) / 10.0)  # (513,) 0..1
-    inner_eq = denoise.speech_eq
-    def low_too(remix, cfg_, n_bins, sr_, gen):  # the speech EQ so far times a random band boost on remixed frames
-        db = torch.rand(len(remix), generator=gen) * lb_db * remix  # (B,)
-        return inner_eq(remix, cfg_, n_bins, sr_, gen) * 10.0 ** (db[:, None] * lb_shape / 20.0)
-    denoise.speech_eq = low_too
+    extra_speech_eq(lambda remix, gen: (torch.rand(len(remix), generator=gen) * lb_db * remix)[:, None] * lb_shape)
 if a.floor is not None:
     denoise.loss_fn = functools.partial(denoise.loss_fn, floor=a.floor)
 t0 = time.time()
