@@ -40,8 +40,12 @@ def main() -> None:
         jobs, test_per_train = dropout.jobs(dropout.Config()), 1.0
     n_train = args.steps * jobs[0].batch_size
     n_test = round(n_train * test_per_train)
-    jobs = [dataclasses.replace(j, epochs=2, train_subset=n_train, test_subset=n_test, probe_size=1, trace_steps=0)
-            for j in jobs]
+    jobs = [
+        dataclasses.replace(
+            j, epochs=2, train_subset=n_train, test_subset=n_test, probe_size=1, trace_steps=0
+        )
+        for j in jobs
+    ]
     data = arms.load_data(runtime, optim.Config(train_subset=n_train, test_subset=n_test))
     params = count_parameters(build_mlp(jobs[0].widths))
     gemms = step_gemms([784] + [1024] * 5 + [10], 512, "cpu")
@@ -54,7 +58,9 @@ def main() -> None:
             for _, _, run in gemms:
                 run()
             best = min(best, time.process_time() - t0)
-        return gemm_flops / best * args.threads / 1e9  # CPU seconds over threads ~ wall seconds of a quiet machine
+        return (
+            gemm_flops / best * args.threads / 1e9
+        )  # CPU seconds over threads ~ wall seconds of a quiet machine
 
     for size in (int(g) for g in args.groups.split(",")):
         group = [jobs[(i * len(jobs)) // size] for i in range(size)]
@@ -64,8 +70,11 @@ def main() -> None:
         cpu = sum(r["epoch_cpu_seconds"][1] for r in alive)
         rate = flops / cpu * args.threads / 1e9
         p = peak()
-        print(f"{args.study} group of {size} ({len(alive)} not diverged): {rate:.1f} GFLOP/s, peak {p:.1f}, "
-              f"ratio {rate / p:.2f}", flush=True)
+        print(
+            f"{args.study} group of {size} ({len(alive)} not diverged): {rate:.1f} GFLOP/s, peak {p:.1f}, "
+            f"ratio {rate / p:.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def variant(other: Path, runtime: Runtime, reps: int, mult: int) -> None:
         for i in range(reps):
             blocks.append(bench.time_gemm_steps(gemms, 8, runtime.device))
             seconds = {}
-            for v in (list(versions) if i % 2 == 0 else list(versions)[::-1]):
+            for v in list(versions) if i % 2 == 0 else list(versions)[::-1]:
                 arms.fit_group = versions[v]  # what arms.train_group calls
                 seconds[v], flops = bench.arm_window_run(window, data, runtime, info["parameters"])
                 best[v] = min(best[v], seconds[v])
@@ -77,9 +77,12 @@ def variant(other: Path, runtime: Runtime, reps: int, mult: int) -> None:
         arms.fit_group = installed.fit_group
         blocks.append(bench.time_gemm_steps(gemms, 8, runtime.device))
         peak = flops_step * 8 / min(blocks) / 1e9
-        print(f"{name}: other/installed time per pair {[round(p, 3) for p in pairs]}, median "
-              f"{statistics.median(pairs):.3f}; best ratio to the peak ({peak:.1f} GFLOP/s): "
-              + ", ".join(f"{v} {flops / best[v] / 1e9 / peak:.3f}" for v in versions), flush=True)
+        print(
+            f"{name}: other/installed time per pair {[round(p, 3) for p in pairs]}, median "
+            f"{statistics.median(pairs):.3f}; best ratio to the peak ({peak:.1f} GFLOP/s): "
+            + ", ".join(f"{v} {flops / best[v] / 1e9 / peak:.3f}" for v in versions),
+            flush=True,
+        )
 
 
 def slots(runtime: Runtime, reps: int) -> None:
@@ -89,9 +92,20 @@ def slots(runtime: Runtime, reps: int) -> None:
         w0 = window[0]
         jobs = REGISTRY[name].module.jobs(study_config(name, "full", {"seed": 0}))
         jobs = [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs
-        groups = [[dataclasses.replace(j, epochs=2, train_subset=w0.train_subset, test_subset=w0.test_subset,
-                                       probe_size=w0.probe_size, trace_steps=w0.trace_steps) for j in g]
-                  for g in sorted(arms.group_jobs(jobs), key=len, reverse=True)[:2]]
+        groups = [
+            [
+                dataclasses.replace(
+                    j,
+                    epochs=2,
+                    train_subset=w0.train_subset,
+                    test_subset=w0.test_subset,
+                    probe_size=w0.probe_size,
+                    trace_steps=w0.trace_steps,
+                )
+                for j in g
+            ]
+            for g in sorted(arms.group_jobs(jobs), key=len, reverse=True)[:2]
+        ]
 
         def epoch2(group: list) -> float:  # the group's second-epoch seconds, as the bench times a window
             return bench.arm_window_run(group, data, runtime, info["parameters"])[0]
@@ -106,26 +120,40 @@ def slots(runtime: Runtime, reps: int) -> None:
             def job(g):
                 torch.set_num_threads(1)  # per OS thread: OpenMP keeps the thread count per thread
                 return epoch2(g)
+
             t0 = time.perf_counter()
             e = [f.result() for f in [pool.submit(job, g) for g in groups]]
             torch.set_num_threads(2)
             return time.perf_counter() - t0, max(e)
 
-        modes = {"one after the other, 2 threads": one_after_the_other, "side by side, 1 thread each": side_by_side}
+        modes = {
+            "one after the other, 2 threads": one_after_the_other,
+            "side by side, 1 thread each": side_by_side,
+        }
         pairs = []
         for i in range(reps):
             walls = {}
-            for label in (list(modes) if i % 2 == 0 else list(modes)[::-1]):
+            for label in list(modes) if i % 2 == 0 else list(modes)[::-1]:
                 wall, e2 = walls[label] = modes[label]()
-                print(f"{name} ({len(groups[0])} + {len(groups[1])} runs) {label}: {wall:.2f} s, epoch 2 {e2:.2f} s",
-                      flush=True)
+                print(
+                    f"{name} ({len(groups[0])} + {len(groups[1])} runs) {label}: {wall:.2f} s, epoch 2 {e2:.2f} s",
+                    flush=True,
+                )
             pairs.append(walls["side by side, 1 thread each"][0] / walls["one after the other, 2 threads"][0])
-        print(f"{name}: side by side / one after the other, wall, per pair {[round(p, 3) for p in pairs]}, median "
-              f"{statistics.median(pairs):.3f}", flush=True)
+        print(
+            f"{name}: side by side / one after the other, wall, per pair {[round(p, 3) for p in pairs]}, median "
+            f"{statistics.median(pairs):.3f}",
+            flush=True,
+        )
 
 
 def layouts(reps: int) -> None:
-    for g, n, fan_in, fan_out in ((20, 64, 512, 512), (20, 64, 784, 512), (6, 128, 1024, 1024), (6, 128, 784, 1024)):
+    for g, n, fan_in, fan_out in (
+        (20, 64, 512, 512),
+        (20, 64, 784, 512),
+        (6, 128, 1024, 1024),
+        (6, 128, 784, 1024),
+    ):
         x, dz, b = torch.randn(g, n, fan_in), torch.randn(g, n, fan_out), torch.randn(g, 1, fan_out)
         w = torch.randn(g, fan_in, fan_out)
         wt = w.transpose(1, 2).contiguous()  # (out, in), as nn.Linear stores it
@@ -148,8 +176,11 @@ def layouts(reps: int) -> None:
                     fn()
                 best[k] = min(best[k], (time.perf_counter() - t0) / 5)
         flops = 2 * g * n * fan_in * fan_out
-        print(f"{g} runs x ({n}x{fan_in})@({fan_in}x{fan_out}):",
-              ", ".join(f"{k} {flops / t / 1e9:.1f}" for k, t in best.items()), flush=True)
+        print(
+            f"{g} runs x ({n}x{fan_in})@({fan_in}x{fan_out}):",
+            ", ".join(f"{k} {flops / t / 1e9:.1f}" for k, t in best.items()),
+            flush=True,
+        )
 
 
 def profile(runtime: Runtime) -> None:

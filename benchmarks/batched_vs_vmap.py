@@ -57,11 +57,16 @@ def main() -> None:
         for p in stack.w + stack.b:
             p.grad = None
         logits = stack.forward(x, train=True)
-        torch.nn.functional.cross_entropy(logits.reshape(-1, 10), y.reshape(-1), reduction="none").sum().backward()
+        torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 10), y.reshape(-1), reduction="none"
+        ).sum().backward()
 
     for name, step in (("vmap", step_vmap), ("baddbmm", step_batched)) * 2:
-        print(f"{name:8s} {1e3 * best_cpu_seconds(step):6.0f} ms CPU per step ({g} runs, {widths}, batch {b}, "
-              f"{args.threads} thread(s))", flush=True)
+        print(
+            f"{name:8s} {1e3 * best_cpu_seconds(step):6.0f} ms CPU per step ({g} runs, {widths}, batch {b}, "
+            f"{args.threads} thread(s))",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

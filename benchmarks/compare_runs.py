@@ -32,10 +32,14 @@ def main() -> None:
             print(f"{fa.stem:40s} diverged at step {at[0]} before, {at[1]} after")
             continue
         acc = max(abs(x - y) for x, y in zip(ra["test_accuracy"], rb["test_accuracy"]))
-        loss = max(abs(x - y) / abs(x) for x, y in zip(ra["test_loss"], rb["test_loss"]) if math.isfinite(x) and x)
+        loss = max(
+            abs(x - y) / abs(x) for x, y in zip(ra["test_loss"], rb["test_loss"]) if math.isfinite(x) and x
+        )
         worst_acc, worst_loss = max(worst_acc, acc), max(worst_loss, loss)
-        print(f"{fa.stem:40s} final test accuracy {ra['test_accuracy'][-1]:.4f} before, {rb['test_accuracy'][-1]:.4f}"
-              f" after; largest per-epoch difference {acc:.4f} (accuracy), {loss:.1e} (relative test loss)")
+        print(
+            f"{fa.stem:40s} final test accuracy {ra['test_accuracy'][-1]:.4f} before, {rb['test_accuracy'][-1]:.4f}"
+            f" after; largest per-epoch difference {acc:.4f} (accuracy), {loss:.1e} (relative test loss)"
+        )
     print(f"worst: {worst_acc:.4f} accuracy, {worst_loss:.1e} relative test loss")
 
 

@@ -70,15 +70,23 @@ def main() -> None:
         v = per_kind[k]
         print(f"| `{k}` | {len(v)} | {mean[k]:.1f} ({min(v):.1f}-{max(v):.1f}) |")
 
-    configs = {"optim": dataclasses.replace(optim.Config(), seeds=args.seeds),
-               "dropout": dataclasses.replace(dropout.Config(), seeds=args.seeds)}
-    job_lists = {"optim": [j for part in optim.jobs(configs["optim"]) for j in part],
-                 "dropout": dropout.jobs(configs["dropout"])}
-    seconds = {study: [mean[kind(j.name)] if kind(j.name) in mean else mean[family(j.spec())] for j in jobs]
-               for study, jobs in job_lists.items()}
+    configs = {
+        "optim": dataclasses.replace(optim.Config(), seeds=args.seeds),
+        "dropout": dataclasses.replace(dropout.Config(), seeds=args.seeds),
+    }
+    job_lists = {
+        "optim": [j for part in optim.jobs(configs["optim"]) for j in part],
+        "dropout": dropout.jobs(configs["dropout"]),
+    }
+    seconds = {
+        study: [mean[kind(j.name)] if kind(j.name) in mean else mean[family(j.spec())] for j in jobs]
+        for study, jobs in job_lists.items()
+    }
     total = {s: sum(v) for s, v in seconds.items()}
-    print(f"\n{args.seeds} seeds: optim {len(seconds['optim'])} jobs ({total['optim'] / 60:.0f} CPU minutes), "
-          f"dropout {len(seconds['dropout'])} jobs ({total['dropout'] / 60:.0f} CPU minutes)\n")
+    print(
+        f"\n{args.seeds} seeds: optim {len(seconds['optim'])} jobs ({total['optim'] / 60:.0f} CPU minutes), "
+        f"dropout {len(seconds['dropout'])} jobs ({total['dropout'] / 60:.0f} CPU minutes)\n"
+    )
     print("| machines x cores | slots | optim (min) | dropout (min) | both, one after the other (min) |")
     print("|---|---|---|---|---|")
     for cores in args.cores:

@@ -58,7 +58,9 @@ def speech(n: int) -> np.ndarray:
 def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
     """(area, what is wrong, argv) for every bad input."""
     torch.manual_seed(0)
-    model = save_denoiser(tmp / "model.pt", new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR))
+    model = save_denoiser(
+        tmp / "model.pt", new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR)
+    )
     good = tmp / "in.wav"
     sf.write(good, speech(20_000), SR)
     apply = ["denoise", "apply", "--model", str(model)]
@@ -108,24 +110,49 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
         ("audio", "WAV holding NaN/Inf samples", apply + [str(tmp / "nan.wav")] + out_wav),
         ("audio", "`apply` with several inputs and `-o`", apply + [str(good), str(good)] + out_wav),
         ("audio", "`apply` with neither `-o` nor `--out-dir`", apply + [str(good)]),
-        ("model", "model file does not exist", ["denoise", "apply", "--model", str(tmp / "none.pt"), str(good)]
-         + out_wav),
-        ("model", "model file is not a torch file", ["denoise", "apply", "--model", str(tmp / "text.pt"), str(good)]
-         + out_wav),
-        ("model", "a torch file that is not a denselab denoiser",
-         ["denoise", "apply", "--model", str(tmp / "other.pt"), str(good)] + out_wav),
-        ("model", "a denselab model of another kind (MNIST)",
-         ["denoise", "apply", "--model", str(tmp / "mnist.pt"), str(good)] + out_wav),
-        ("model", "denoiser from an incompatible denselab version",
-         ["denoise", "apply", "--model", str(tmp / "future.pt"), str(good)] + out_wav),
+        (
+            "model",
+            "model file does not exist",
+            ["denoise", "apply", "--model", str(tmp / "none.pt"), str(good)] + out_wav,
+        ),
+        (
+            "model",
+            "model file is not a torch file",
+            ["denoise", "apply", "--model", str(tmp / "text.pt"), str(good)] + out_wav,
+        ),
+        (
+            "model",
+            "a torch file that is not a denselab denoiser",
+            ["denoise", "apply", "--model", str(tmp / "other.pt"), str(good)] + out_wav,
+        ),
+        (
+            "model",
+            "a denselab model of another kind (MNIST)",
+            ["denoise", "apply", "--model", str(tmp / "mnist.pt"), str(good)] + out_wav,
+        ),
+        (
+            "model",
+            "denoiser from an incompatible denselab version",
+            ["denoise", "apply", "--model", str(tmp / "future.pt"), str(good)] + out_wav,
+        ),
         ("pair", "clean and noisy at different sample rates", evaluate + [str(tmp / "rate.wav")]),
         ("pair", "lengths differ by more than one hop (512)", evaluate + [str(tmp / "long.wav")]),
         ("pair", "lengths differ by at most one hop: truncated, exit 0", evaluate + [str(tmp / "short.wav")]),
-        ("pair", "`eval` with `--noisy` but no `--clean`", ["denoise", "eval", "--model", str(model), "--noisy", str(good)]),
-        ("pair", "`eval` on a folder of clean speech that does not exist",
-         ["denoise", "eval", "--model", str(model), "--speech", str(tmp / "nowhere")]),
-        ("pair", "`eval` on a folder with no audio files", ["denoise", "eval", "--model", str(model), "--speech",
-                                                            str(tmp / "norep")]),
+        (
+            "pair",
+            "`eval` with `--noisy` but no `--clean`",
+            ["denoise", "eval", "--model", str(model), "--noisy", str(good)],
+        ),
+        (
+            "pair",
+            "`eval` on a folder of clean speech that does not exist",
+            ["denoise", "eval", "--model", str(model), "--speech", str(tmp / "nowhere")],
+        ),
+        (
+            "pair",
+            "`eval` on a folder with no audio files",
+            ["denoise", "eval", "--model", str(model), "--speech", str(tmp / "norep")],
+        ),
         ("MNIST", "folder without the four IDX files", mnist + [str(tmp / "empty_mnist")] + mout("a")),
         ("MNIST", "`--mnist-dir` is a file", mnist + [str(tmp / "a_file")] + mout("b")),
         ("MNIST", "bad magic number", mnist + [str(magic)] + mout("c")),
@@ -137,13 +164,26 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
         ("options", "unknown option", ["dropout", "--learning-rate", "0.1"]),
         ("options", "value out of range", ["dropout", "--input-dropout", "1.5", "--out", str(tmp / "o1")]),
         ("options", "unknown arm", ["optim", "--arms", "tanh-he", "--out", str(tmp / "o2")]),
-        ("options", "`--threads-per-job` below 1", ["optim", "--threads-per-job", "0", "--out", str(tmp / "o3")]),
-        ("options", "`--ray-address` without `--executor ray`", ["dropout", "--ray-address", "auto",
-                                                                 "--out", str(tmp / "o4")]),
-        ("options", "`--device cuda` on a machine without a GPU",
-         ["mnist", "--device", "cuda", "--mnist-dir", str(tmp / "empty_mnist"), "--out", str(tmp / "o3")]),
-        ("results", "`--out` holds results of a different config", ["dropout", "--preset", "quick",
-                                                                   "--out", str(conflict)]),
+        (
+            "options",
+            "`--threads-per-job` below 1",
+            ["optim", "--threads-per-job", "0", "--out", str(tmp / "o3")],
+        ),
+        (
+            "options",
+            "`--ray-address` without `--executor ray`",
+            ["dropout", "--ray-address", "auto", "--out", str(tmp / "o4")],
+        ),
+        (
+            "options",
+            "`--device cuda` on a machine without a GPU",
+            ["mnist", "--device", "cuda", "--mnist-dir", str(tmp / "empty_mnist"), "--out", str(tmp / "o3")],
+        ),
+        (
+            "results",
+            "`--out` holds results of a different config",
+            ["dropout", "--preset", "quick", "--out", str(conflict)],
+        ),
         ("results", "`--out` is a file", ["dropout", "--preset", "quick", "--out", str(tmp / "a_file")]),
         ("results", "`report` on a missing folder", ["report", str(tmp / "nowhere")]),
         ("results", "`report` on a folder without results", ["report", str(tmp / "norep")]),
@@ -176,7 +216,8 @@ def main_() -> None:
         "traceback (`--debug` shows one); nothing already written under `--out` is touched. An internal "
         "failure exits 1; Ctrl-C (or SIGTERM) exits 130 with `denselab: interrupted; finished work is saved: "
         "run the same command again with --out OUT to resume`.\n\n"
-        "| area | bad input | exit | message |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+        "| area | bad input | exit | message |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
     print(f"wrote {doc}", file=sys.stderr)
 
 

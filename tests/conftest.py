@@ -4,8 +4,9 @@ settings every test that runs a whole study uses."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,10 @@ def speech_dir(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny() -> Callable[..., Any]:
     """`tiny(name, **extra)`: study `name`'s validated config, the quick preset + TINY[name] + `extra`."""
+
     def make(name: str, **extra: Any) -> Any:
         return study_config(name, "quick", {**TINY[name], **extra})
+
     return make
 
 
@@ -66,6 +69,8 @@ def _flags(overrides: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_args() -> Callable[..., list[str]]:
     """`tiny_args(name, **extra)`: the flags that give study `name` its tiny settings on top of --preset quick."""
+
     def make(name: str, **extra: Any) -> list[str]:
         return ["--preset", "quick", *_flags({**TINY[name], **extra})]
+
     return make

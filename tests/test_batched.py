@@ -20,7 +20,7 @@ from denselab.config import Runtime
 from denselab.models.mlp import build_mlp
 from denselab.studies import arms, dropout, optim
 from denselab.training import fit, make_optimizer, seed_everything
-from denselab.training.batched import Member, Shape, RunStack, fit_group
+from denselab.training.batched import Member, RunStack, Shape, fit_group
 
 REL = 1e-4
 CURVES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -44,8 +44,15 @@ def data(data_dir):
 
 
 def _jobs() -> list[arms.Job]:
-    config = optim.Config(hidden_width=48, hidden_layers=3, epochs=2, train_subset=640, test_subset=320,
-                          probe_size=64, trace_steps=6)
+    config = optim.Config(
+        hidden_width=48,
+        hidden_layers=3,
+        epochs=2,
+        train_subset=640,
+        test_subset=320,
+        probe_size=64,
+        trace_steps=6,
+    )
     main, sweep, _ = optim.jobs(config)
     # every arm under both optimisers, one seed each, plus lr 1e3 that blows ReLU + He up within the first epoch
     picked = [j for j in main if j.seed == 0][::2] + [j for j in sweep][:2]
@@ -82,22 +89,36 @@ def test_a_group_of_one_is_the_plain_single_model_path(data):
         gen = seed_everything(3)
         model = build_mlp(widths, activation, init, rates)
         optimizer = make_optimizer(opt, model.parameters(), **({} if lr is None else {"lr": lr}))
-        hist = fit(model, optimizer, (x_tr, y_tr), test, epochs=2, batch_size=64, generator=gen,
-                   eval_train=shape.eval_train, quiet=True)
+        hist = fit(
+            model,
+            optimizer,
+            (x_tr, y_tr),
+            test,
+            epochs=2,
+            batch_size=64,
+            generator=gen,
+            eval_train=shape.eval_train,
+            quiet=True,
+        )
         for key in CURVES:
             _close(grouped[key], getattr(hist, key), len(test[0]), f"{activation} {opt} {key}")
 
 
 def test_batched_updates_are_torch_sgd_and_adam_per_run():
     torch.manual_seed(0)
-    members = [Member("relu", "he", 0.01, (0.0, 0.0), "sgd", 0.3, 0), Member("relu", "he", 0.01, (0.0, 0.0),
-                                                                          "adam", None, 1),
-               Member("relu", "he", 0.01, (0.0, 0.0), "adam", 0.01, 2)]
+    members = [
+        Member("relu", "he", 0.01, (0.0, 0.0), "sgd", 0.3, 0),
+        Member("relu", "he", 0.01, (0.0, 0.0), "adam", None, 1),
+        Member("relu", "he", 0.01, (0.0, 0.0), "adam", 0.01, 2),
+    ]
     stack = RunStack(members, (5, 4, 3), "cpu")
     rows = [stack.ids.index(m) for m in range(len(members))]  # stacked order groups equal optimisers
     nets = [nn.ParameterList([nn.Parameter(p[r].detach().clone()) for p in stack.w + stack.b]) for r in rows]
-    opts = [torch.optim.SGD(nets[0].parameters(), lr=0.3),
-            torch.optim.Adam(nets[1].parameters()), torch.optim.Adam(nets[2].parameters(), lr=0.01)]
+    opts = [
+        torch.optim.SGD(nets[0].parameters(), lr=0.3),
+        torch.optim.Adam(nets[1].parameters()),
+        torch.optim.Adam(nets[2].parameters(), lr=0.01),
+    ]
     for _ in range(3):
         grads = [torch.randn_like(p) for p in stack.w + stack.b]
         for p, g in zip(stack.w + stack.b, grads):
@@ -113,12 +134,18 @@ def test_batched_updates_are_torch_sgd_and_adam_per_run():
 
 
 def test_jobs_of_one_shape_form_one_group_in_order():
-    main, sweep, check = optim.jobs(optim.Config())  # 40 + 5 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20
-    assert check and {j.input_scaling for j in check}.isdisjoint({j.input_scaling for j in main})  # other data
+    main, sweep, check = optim.jobs(
+        optim.Config()
+    )  # 40 + 5 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20
+    assert check and {j.input_scaling for j in check}.isdisjoint(
+        {j.input_scaling for j in main}
+    )  # other data
     assert arms.group_jobs(main + sweep + check) == [(main + sweep)[:20], (main + sweep)[20:], check]
     assert [len(g) for g in arms.group_jobs(main + sweep, max_size=16)] == [13, 14, 13]
     drop = dropout.jobs(dropout.Config())  # 12 runs of 5x1024: at most 8 a group
-    short = [arms.make_job(dropout.Config(epochs=3), "dropout", "relu-he", 0, optimizer="adam", eval_train=True)]
+    short = [
+        arms.make_job(dropout.Config(epochs=3), "dropout", "relu-he", 0, optimizer="adam", eval_train=True)
+    ]
     assert arms.group_jobs(drop + short) == [drop[:6], drop[6:], short]
     small = optim.jobs(optim.Config(hidden_width=64))[0]  # 30 runs, 8 x 64 x 784 B a layer: one group
     assert arms.group_jobs(small) == [small]

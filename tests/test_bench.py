@@ -17,9 +17,18 @@ from denselab.config import Runtime
 from denselab.models.mlp import Dropout, build_mlp
 from denselab.training import History, make_optimizer
 
-KEYS = ["peak_gflops", "train_gflops", "train_to_peak_ratio", "optim_train_to_peak_ratio",
-        "dropout_train_to_peak_ratio", "mnist_epochs_to_98_5", "mnist_seconds_to_98_5",
-        "denoise_realtime_factor", "suite_seconds", "machine"]
+KEYS = [
+    "peak_gflops",
+    "train_gflops",
+    "train_to_peak_ratio",
+    "optim_train_to_peak_ratio",
+    "dropout_train_to_peak_ratio",
+    "mnist_epochs_to_98_5",
+    "mnist_seconds_to_98_5",
+    "denoise_realtime_factor",
+    "suite_seconds",
+    "machine",
+]
 
 
 @pytest.fixture
@@ -39,12 +48,22 @@ def test_tiny_bench_writes_every_key(tmp_path, data_dir, speech_dir, one_thread,
         assert key in result, key
     assert result["peak_gflops"] > 0 and result["train_gflops"] > 0
     assert result["train_to_peak_ratio"] == pytest.approx(result["train_gflops"] / result["peak_gflops"])
-    for study, runs in (("optim", 10), ("dropout", 4)):  # the study's whole batched group, against the same peak
+    for study, runs in (
+        ("optim", 10),
+        ("dropout", 4),
+    ):  # the study's whole batched group, against the same peak
         arm = result["arm_training"][study]
-        assert arm["group_size"] == runs and arm["window_flops"] > 0 and len(arm["widths"]) == 4  # bench.TINY_ARMS
+        assert (
+            arm["group_size"] == runs and arm["window_flops"] > 0 and len(arm["widths"]) == 4
+        )  # bench.TINY_ARMS
         assert result[f"{study}_train_to_peak_ratio"] == pytest.approx(arm["gflops"] / result["peak_gflops"])
-        assert len(arm["group_gemm_block_seconds"]) == len(arm["window_seconds"]) and arm["group_gemm_gflops"] > 0
-        assert arm["group_gemm_to_peak_ratio"] == pytest.approx(arm["group_gemm_gflops"] / result["peak_gflops"])
+        assert (
+            len(arm["group_gemm_block_seconds"]) == len(arm["window_seconds"])
+            and arm["group_gemm_gflops"] > 0
+        )
+        assert arm["group_gemm_to_peak_ratio"] == pytest.approx(
+            arm["group_gemm_gflops"] / result["peak_gflops"]
+        )
     assert (result["mnist_epochs_to_98_5"] is None) == (result["mnist_seconds_to_98_5"] is None)
     assert len(result["mnist"]["test_accuracy"]) == result["mnist"]["epochs"] == 1
     assert result["suite_seconds"] is None
@@ -74,17 +93,25 @@ def test_step_gemms_cover_forward_and_both_gradients() -> None:
 
 
 def _fake_study(accuracies: list[float]):
-    hist = History(test_accuracy=accuracies, train_loss=[1.0] * len(accuracies),
-                   epoch_seconds=[1.0, 2.0, 4.0][:len(accuracies)])
-    return SimpleNamespace(train_classifier=lambda config, data, device, quiet: (None, hist, 7.0),
-                           build_classifier=lambda config, n_inputs: nn.Linear(n_inputs, 2))
+    hist = History(
+        test_accuracy=accuracies,
+        train_loss=[1.0] * len(accuracies),
+        epoch_seconds=[1.0, 2.0, 4.0][: len(accuracies)],
+    )
+    return SimpleNamespace(
+        train_classifier=lambda config, data, device, quiet: (None, hist, 7.0),
+        build_classifier=lambda config, n_inputs: nn.Linear(n_inputs, 2),
+    )
 
 
-@pytest.mark.parametrize("accuracies, epochs, seconds", [
-    ([0.97, 0.986, 0.99], 2, 3.0),   # first epoch at or above the target, time up to its end
-    ([0.985, 0.99, 0.99], 1, 1.0),
-    ([0.97, 0.98, 0.984], None, None),  # never reached -> null
-])
+@pytest.mark.parametrize(
+    "accuracies, epochs, seconds",
+    [
+        ([0.97, 0.986, 0.99], 2, 3.0),  # first epoch at or above the target, time up to its end
+        ([0.985, 0.99, 0.99], 1, 1.0),
+        ([0.97, 0.98, 0.984], None, None),  # never reached -> null
+    ],
+)
 def test_time_to_accuracy_reads_the_first_epoch_at_target(accuracies, epochs, seconds) -> None:
     data = SimpleNamespace(x_train=torch.zeros(10, 4), x_test=torch.zeros(5, 4))
     config = SimpleNamespace(epochs=len(accuracies))
@@ -93,14 +120,31 @@ def test_time_to_accuracy_reads_the_first_epoch_at_target(accuracies, epochs, se
 
 
 def test_table_shows_null_for_missing_numbers() -> None:
-    machine = {k: "x" for k in ("cpu_model", "cores_physical", "torch_threads", "torch_version", "blas", "onednn",
-                                "device")}
-    table = format_table({"peak_gflops": 100.0, "train_gflops": 80.0, "train_to_peak_ratio": 0.8,
-                          "optim_train_to_peak_ratio": 0.71, "dropout_train_to_peak_ratio": 0.76,
-                          "mnist_epochs_to_98_5": None, "mnist_seconds_to_98_5": None,
-                          "denoise_realtime_factor": None, "suite_seconds": {"mnist": 50.0, "denoise": None},
-                          "machine": machine})
-    assert "0.800" in table and "0.710" in table and "0.760" in table and table.count("null") == 3 and "failed" in table
+    machine = {
+        k: "x"
+        for k in ("cpu_model", "cores_physical", "torch_threads", "torch_version", "blas", "onednn", "device")
+    }
+    table = format_table(
+        {
+            "peak_gflops": 100.0,
+            "train_gflops": 80.0,
+            "train_to_peak_ratio": 0.8,
+            "optim_train_to_peak_ratio": 0.71,
+            "dropout_train_to_peak_ratio": 0.76,
+            "mnist_epochs_to_98_5": None,
+            "mnist_seconds_to_98_5": None,
+            "denoise_realtime_factor": None,
+            "suite_seconds": {"mnist": 50.0, "denoise": None},
+            "machine": machine,
+        }
+    )
+    assert (
+        "0.800" in table
+        and "0.710" in table
+        and "0.760" in table
+        and table.count("null") == 3
+        and "failed" in table
+    )
 
 
 # ---- the levers keep the semantics

@@ -13,8 +13,17 @@ import pytest
 from denselab.cli import main
 from denselab.runner import REGISTRY
 
-COMMANDS = [["mnist"], ["denoise", "train"], ["denoise", "apply"], ["denoise", "eval"], ["optim"], ["dropout"],
-            ["all"], ["report"], ["bench"]]
+COMMANDS = [
+    ["mnist"],
+    ["denoise", "train"],
+    ["denoise", "apply"],
+    ["denoise", "eval"],
+    ["optim"],
+    ["dropout"],
+    ["all"],
+    ["report"],
+    ["bench"],
+]
 STUDY_COMMANDS = [["mnist"], ["denoise", "train"], ["optim"], ["dropout"], ["all"]]
 SHARED = ["--out", "--preset", "--seed", "--device", "--data-dir", "--quiet"]
 
@@ -31,7 +40,9 @@ def test_console_script_runs_and_reports_errors_in_one_line() -> None:
     script = Path(sys.executable).with_name("denselab")
     script = script if script.is_file() else shutil.which("denselab")
     assert script, "the denselab console script is not installed (pip install -e .)"
-    r = subprocess.run([str(script), "mnist", "--preset", "bogus"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [str(script), "mnist", "--preset", "bogus"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith("denselab: error: argument --preset: invalid choice: 'bogus'")
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
@@ -56,14 +67,17 @@ def test_help_for_each_command(cmd: list[str], capsys: pytest.CaptureFixture) ->
             assert opt in text, f"{cmd}: {opt} missing from --help"
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["mnist", "--preset", "bogus"], "invalid choice: 'bogus'"),
-    (["optim", "--seed", "x"], "expected an integer"),
-    (["nonsense"], "invalid choice"),
-    (["mnist", "--device", "tpu"], "invalid choice"),
-    (["denoise"], "required"),
-    (["denoise", "apply", "--model", "m.pt", "a.wav"], "give exactly one of"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["mnist", "--preset", "bogus"], "invalid choice: 'bogus'"),
+        (["optim", "--seed", "x"], "expected an integer"),
+        (["nonsense"], "invalid choice"),
+        (["mnist", "--device", "tpu"], "invalid choice"),
+        (["denoise"], "required"),
+        (["denoise", "apply", "--model", "m.pt", "a.wav"], "give exactly one of"),
+    ],
+)
 def test_usage_errors(args: list[str], needle: str, capsys: pytest.CaptureFixture) -> None:
     code = _exit_code(args)
     err = capsys.readouterr().err.strip().splitlines()
@@ -95,6 +109,8 @@ def test_errors_doc_matches_what_the_cli_says() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     rows = module.table_rows()
-    doc_rows = [line for line in script.with_name("ERRORS.md").read_text().splitlines() if line.startswith("| ")][1:]
+    doc_rows = [
+        line for line in script.with_name("ERRORS.md").read_text().splitlines() if line.startswith("| ")
+    ][1:]
     assert rows == doc_rows, "docs/ERRORS.md is stale: run `python docs/make_errors_table.py`"
     assert all(row.split(" | ")[2] == "2" for row in rows if "exit 0" not in row)

@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from denselab.data.mnist import (MNIST_FILES, MNIST_MD5, load_mnist, normalize, pixel_stats, read_idx,
-                                 write_idx)
+from denselab.data.mnist import (
+    MNIST_FILES,
+    MNIST_MD5,
+    load_mnist,
+    normalize,
+    pixel_stats,
+    read_idx,
+    write_idx,
+)
 from denselab.errors import DenselabError
 
 

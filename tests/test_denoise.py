@@ -12,11 +12,17 @@ import soundfile as sf
 import torch
 
 from denselab.cli import main
-from denselab.data.audio import snr_db
+from denselab.data.audio import HOP, N_BINS, N_FFT, inverse_spectrum, snr_db, spectrum
 from denselab.studies import denoise, denoise_data
-from denselab.data.audio import HOP, N_BINS, N_FFT, inverse_spectrum, spectrum
-from denselab.studies.denoise_model import (MODEL_VERSION, denoise_any_rate, denoise_signal, load_denoiser,
-                                            new_denoiser, save_denoiser, with_noisy_phase)
+from denselab.studies.denoise_model import (
+    MODEL_VERSION,
+    denoise_any_rate,
+    denoise_signal,
+    load_denoiser,
+    new_denoiser,
+    save_denoiser,
+    with_noisy_phase,
+)
 
 SR = 16000
 
@@ -41,9 +47,27 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, speech_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("denoise_quick")
-    assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
-                 "--out", str(out), "--quiet", "--unseen", "none",  # the unseen check: test_denoise_eval
-                 "--magnitude-hidden", "128", "128"]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                "train",
+                "--preset",
+                "quick",
+                "--data-dir",
+                str(speech_dir.parent),
+                "--out",
+                str(out),
+                "--quiet",
+                "--unseen",
+                "none",  # the unseen check: test_denoise_eval
+                "--magnitude-hidden",
+                "128",
+                "128",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -71,7 +95,9 @@ def test_inverse_spectrum_is_librosa_istft() -> None:
     import librosa
 
     y = _speechlike(12345, seed=1)
-    ref = librosa.istft(librosa.stft(y, n_fft=N_FFT, hop_length=HOP), n_fft=N_FFT, hop_length=HOP, length=len(y))
+    ref = librosa.istft(
+        librosa.stft(y, n_fft=N_FFT, hop_length=HOP), n_fft=N_FFT, hop_length=HOP, length=len(y)
+    )
     ours = inverse_spectrum(spectrum(y), len(y)).numpy()
     assert ours.shape == ref.shape == y.shape
     assert np.abs(ours - ref).max() < 1e-5
@@ -127,8 +153,21 @@ def test_apply_stereo_44k_keeps_rate_and_length(tiny_model: Path, tmp_path: Path
     n = 44100 + 123
     stereo = np.stack([_speechlike(n, 1), _speechlike(n, 2)], axis=1)
     sf.write(tmp_path / "in.wav", stereo, 44100, subtype="PCM_16")
-    assert main(["denoise", "apply", "--model", str(tiny_model), str(tmp_path / "in.wav"),
-                 "-o", str(tmp_path / "out.wav"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                "apply",
+                "--model",
+                str(tiny_model),
+                str(tmp_path / "in.wav"),
+                "-o",
+                str(tmp_path / "out.wav"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     info = sf.info(tmp_path / "out.wav")
     assert (info.samplerate, info.frames, info.channels) == (44100, n, 1)
 
@@ -136,8 +175,21 @@ def test_apply_stereo_44k_keeps_rate_and_length(tiny_model: Path, tmp_path: Path
 @pytest.mark.parametrize("subtype", ["PCM_U8", "FLOAT"])
 def test_apply_8bit_and_float_wavs(tiny_model: Path, tmp_path: Path, subtype: str) -> None:
     sf.write(tmp_path / "in.wav", _speechlike(9000), 48000 if subtype == "FLOAT" else SR, subtype=subtype)
-    assert main(["denoise", "apply", "--model", str(tiny_model), str(tmp_path / "in.wav"),
-                 "--out-dir", str(tmp_path / "o"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                "apply",
+                "--model",
+                str(tiny_model),
+                str(tmp_path / "in.wav"),
+                "--out-dir",
+                str(tmp_path / "o"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert sf.info(tmp_path / "o" / "in_denoised.wav").frames == 9000
 
 
@@ -156,18 +208,31 @@ def _write_bad(kind: str, path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind,message", [("missing", "not found"), ("not_audio", "cannot read"),
-                                          ("empty", "no audio samples"), ("nan", "NaN")])
-def test_bad_wav_is_one_line_exit_2(tiny_model: Path, tmp_path: Path, capsys, kind: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "kind,message",
+    [("missing", "not found"), ("not_audio", "cannot read"), ("empty", "no audio samples"), ("nan", "NaN")],
+)
+def test_bad_wav_is_one_line_exit_2(
+    tiny_model: Path, tmp_path: Path, capsys, kind: str, message: str
+) -> None:
     bad = _write_bad(kind, tmp_path / "bad.wav")
-    assert main(["denoise", "apply", "--model", str(tiny_model), str(bad), "-o", str(tmp_path / "o.wav")]) == 2
+    assert (
+        main(["denoise", "apply", "--model", str(tiny_model), str(bad), "-o", str(tmp_path / "o.wav")]) == 2
+    )
     assert message in _error_line(capsys)
     assert not (tmp_path / "o.wav").exists()
 
 
-@pytest.mark.parametrize("kind,message", [("missing", "not found"), ("text", "not a denselab model"),
-                                          ("other_torch", "not a denselab denoiser"), ("mnist", "is a denselab mnist"),
-                                          ("format", "upgrade denselab")])
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("missing", "not found"),
+        ("text", "not a denselab model"),
+        ("other_torch", "not a denselab denoiser"),
+        ("mnist", "is a denselab mnist"),
+        ("format", "upgrade denselab"),
+    ],
+)
 def test_bad_model_file(tiny_model: Path, tmp_path: Path, capsys, kind: str, message: str) -> None:
     sf.write(tmp_path / "in.wav", _speechlike(3000), SR)
     model = tmp_path / "model.pt"
@@ -180,8 +245,20 @@ def test_bad_model_file(tiny_model: Path, tmp_path: Path, capsys, kind: str, mes
     elif kind == "format":
         ckpt = torch.load(tiny_model, weights_only=True)
         torch.save({**ckpt, "version": MODEL_VERSION + 1, "denselab_version": "9.9.9"}, model)
-    assert main(["denoise", "apply", "--model", str(model), str(tmp_path / "in.wav"), "-o",
-                 str(tmp_path / "o.wav")]) == 2
+    assert (
+        main(
+            [
+                "denoise",
+                "apply",
+                "--model",
+                str(model),
+                str(tmp_path / "in.wav"),
+                "-o",
+                str(tmp_path / "o.wav"),
+            ]
+        )
+        == 2
+    )
     assert message in _error_line(capsys)
 
 
@@ -191,16 +268,19 @@ def test_model_header_and_the_older_header_still_loads(tiny_model: Path, tmp_pat
     old = {k: v for k, v in ckpt.items() if k != "version"} | {"kind": "denselab-denoiser", "format": 1}
     torch.save(old, tmp_path / "old.pt")
     y = _speechlike(5000)
-    assert np.array_equal(denoise_signal(load_denoiser(tmp_path / "old.pt"), y),
-                          denoise_signal(load_denoiser(tiny_model), y))
+    assert np.array_equal(
+        denoise_signal(load_denoiser(tmp_path / "old.pt"), y), denoise_signal(load_denoiser(tiny_model), y)
+    )
 
 
 def test_apply_and_eval_import_no_training_code() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from denselab.studies.denoise_model import apply_files, evaluate_files; "
-            "print(sorted(m for m in sys.modules if m.startswith(('denselab.training', 'denselab.studies.denoise'))))")
+    code = (
+        "import sys; from denselab.studies.denoise_model import apply_files, evaluate_files; "
+        "print(sorted(m for m in sys.modules if m.startswith(('denselab.training', 'denselab.studies.denoise'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['denselab.studies.denoise_model']"
 
@@ -239,10 +319,13 @@ def test_early_stopping_waits_for_min_epochs(speech_dir: Path, monkeypatch: pyte
 
     clean, noisy, sr, _ = load_pair(speech_dir / "train_clean_male.wav", speech_dir / "train_dirty_male.wav")
     split = denoise_data.split_pair(clean[:100000], noisy[:100000], sr, 0.1)
-    monkeypatch.setattr(denoise, "snr_db", lambda clean, estimate: 5.0)  # a validation SNR that never improves
+    monkeypatch.setattr(
+        denoise, "snr_db", lambda clean, estimate: 5.0
+    )  # a validation SNR that never improves
     for floor, stopped_after in ((1, 2), (4, 4)):
-        cfg = denoise.Config(hidden=(16, 16), epochs=6, frames_per_epoch=128, batch_size=64, patience=1,
-                             min_epochs=floor)
+        cfg = denoise.Config(
+            hidden=(16, 16), epochs=6, frames_per_epoch=128, batch_size=64, patience=1, min_epochs=floor
+        )
         result = denoise.train_variant("mask", split, cfg, "cpu", True)
         assert len(result.validation_snr_curve) == stopped_after and result.best_epoch == 1
 
@@ -252,32 +335,67 @@ def test_early_stopping_waits_for_min_epochs(speech_dir: Path, monkeypatch: pyte
 
 def test_quick_train_files_and_keys(quick_run: Path) -> None:
     summary = json.loads((quick_run / "summary.json").read_text())
-    for key in ("validation_snr_db", "validation_input_snr_db", "train_seconds", "model", "tests", "baselines"):
+    for key in (
+        "validation_snr_db",
+        "validation_input_snr_db",
+        "train_seconds",
+        "model",
+        "tests",
+        "baselines",
+    ):
         assert key in summary
     assert summary["model"] in ("mask", "magnitude") and set(summary["variants"]) == {"mask", "magnitude"}
     assert set(summary["baselines"]) == {"noisy", "spectral_subtraction", "wiener", "oracle"}
     assert summary["baselines"]["oracle"] > summary["validation_snr_db"] > summary["validation_input_snr_db"]
-    assert [Path(t["output"]).name for t in summary["tests"]] == ["test_x_01_recons.wav", "test_x_02_recons.wav"]
+    assert [Path(t["output"]).name for t in summary["tests"]] == [
+        "test_x_01_recons.wav",
+        "test_x_02_recons.wav",
+    ]
     for t in summary["tests"]:
         out, src = sf.info(quick_run / t["output"]), sf.info(t["source"])
         assert (out.frames, out.samplerate) == (src.frames, src.samplerate)
         assert (quick_run / t["figure"]).is_file()
-    for rel in [*summary["validation_audio"].values(), *summary["figures"].values(), *summary["audio"].values(),
-                "model.pt"]:
+    for rel in [
+        *summary["validation_audio"].values(),
+        *summary["figures"].values(),
+        *summary["audio"].values(),
+        "model.pt",
+    ]:
         assert (quick_run / rel).is_file(), rel
-    written = {p.relative_to(quick_run).as_posix() for p in quick_run.glob("*/*") if p.suffix in (".wav", ".png")}
-    listed = {*summary["audio"].values(), *summary["figures"].values(), *summary["validation_audio"].values(),
-              *(t[k] for t in summary["tests"] for k in ("output", "noisy", "output_mask", "output_magnitude",
-                                                         "assignment_output"))}
+    written = {
+        p.relative_to(quick_run).as_posix() for p in quick_run.glob("*/*") if p.suffix in (".wav", ".png")
+    }
+    listed = {
+        *summary["audio"].values(),
+        *summary["figures"].values(),
+        *summary["validation_audio"].values(),
+        *(
+            t[k]
+            for t in summary["tests"]
+            for k in ("output", "noisy", "output_mask", "output_magnitude", "assignment_output")
+        ),
+    }
     assert written == listed  # every file the study wrote is listed, `audio` only those no other key lists
-    other = "magnitude" if summary["model"] == "mask" else "mask"  # the variant not kept: the only extra players
-    assert summary["audio"] == {f"test_x_0{i}_output_{other}": f"audio/test_x_0{i}_recons_{other}.wav" for i in (1, 2)}
-    assert [t["assignment_output"] for t in summary["tests"]] == ["audio/test_s_01_recons.wav",
-                                                                 "audio/test_s_02_recons.wav"]
+    other = (
+        "magnitude" if summary["model"] == "mask" else "mask"
+    )  # the variant not kept: the only extra players
+    assert summary["audio"] == {
+        f"test_x_0{i}_output_{other}": f"audio/test_x_0{i}_recons_{other}.wav" for i in (1, 2)
+    }
+    assert [t["assignment_output"] for t in summary["tests"]] == [
+        "audio/test_s_01_recons.wav",
+        "audio/test_s_02_recons.wav",
+    ]
     # three-way split: the held-out part is scored for both variants, the chosen one's numbers at the top
     for v in summary["variants"].values():
-        assert {"heldout_snr_db", "heldout_input_snr_db", "heldout_si_sdr_db", "heldout_stoi", "validation_si_sdr_db",
-                "validation_stoi"} <= set(v)
+        assert {
+            "heldout_snr_db",
+            "heldout_input_snr_db",
+            "heldout_si_sdr_db",
+            "heldout_stoi",
+            "validation_si_sdr_db",
+            "validation_stoi",
+        } <= set(v)
     assert summary["heldout_snr_db"] == summary["variants"][summary["model"]]["heldout_snr_db"]
     assert summary["heldout_input_snr_db"] < summary["heldout_snr_db"] and summary["unseen"] is None
     ckpt = torch.load(quick_run / "model.pt", weights_only=True)
@@ -291,14 +409,42 @@ def test_quick_train_files_and_keys(quick_run: Path) -> None:
 
 def test_eval_prints_json(quick_run: Path, capsys) -> None:
     audio = quick_run / "audio"
-    assert main(["denoise", "eval", "--model", str(quick_run / "model.pt"), "--noisy",
-                 str(audio / "validation_noisy.wav"), "--clean", str(audio / "validation_clean.wav")]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                "eval",
+                "--model",
+                str(quick_run / "model.pt"),
+                "--noisy",
+                str(audio / "validation_noisy.wav"),
+                "--clean",
+                str(audio / "validation_clean.wav"),
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"snr_db", "input_snr_db", "gain_db", "si_sdr_db", "input_si_sdr_db", "stoi", "input_stoi",
-                           "pesq", "input_pesq"}
-    assert result["si_sdr_db"] > result["input_si_sdr_db"] and 0 < result["input_stoi"] <= 1 and 0 < result["stoi"] <= 1
+    assert set(result) == {
+        "snr_db",
+        "input_snr_db",
+        "gain_db",
+        "si_sdr_db",
+        "input_si_sdr_db",
+        "stoi",
+        "input_stoi",
+        "pesq",
+        "input_pesq",
+    }
+    assert (
+        result["si_sdr_db"] > result["input_si_sdr_db"]
+        and 0 < result["input_stoi"] <= 1
+        and 0 < result["stoi"] <= 1
+    )
     assert result["gain_db"] == pytest.approx(result["snr_db"] - result["input_snr_db"])
-    assert result["gain_db"] > 2.0  # the quick preset's 3-epoch model: 1.6 -> 4.4 dB on validation (seed 0, m^0.9)
+    assert (
+        result["gain_db"] > 2.0
+    )  # the quick preset's 3-epoch model: 1.6 -> 4.4 dB on validation (seed 0, m^0.9)
 
 
 def test_trained_model_level_invariance_through_files(quick_run: Path, tmp_path: Path) -> None:
@@ -306,8 +452,18 @@ def test_trained_model_level_invariance_through_files(quick_run: Path, tmp_path:
     outs = {}
     for gain in (0.1, 1.0, 4.0):  # -20 dB, as recorded, +12 dB (louder would clip the 16-bit file)
         sf.write(tmp_path / f"in{gain}.wav", gain * y, sr, subtype="FLOAT")
-        main(["denoise", "apply", "--model", str(quick_run / "model.pt"), str(tmp_path / f"in{gain}.wav"),
-              "-o", str(tmp_path / f"out{gain}.wav"), "--quiet"])
+        main(
+            [
+                "denoise",
+                "apply",
+                "--model",
+                str(quick_run / "model.pt"),
+                str(tmp_path / f"in{gain}.wav"),
+                "-o",
+                str(tmp_path / f"out{gain}.wav"),
+                "--quiet",
+            ]
+        )
         outs[gain] = sf.read(tmp_path / f"out{gain}.wav", dtype="float32")[0] / gain
     for gain in (0.1, 4.0):  # equal up to the gain, within 16-bit rounding of the quiet file
         assert snr_db(outs[1.0], outs[gain]) > 35
@@ -325,7 +481,9 @@ def test_speed_perturbed_copies_join_only_the_remix_pool(speech_dir: Path) -> No
     x, s = denoise.remix_batch(split, cfg, torch.Generator().manual_seed(0), "cpu")
     g = denoise.REF_RMS / np.sqrt(split.noisy_power)
     recorded = g * (split.clean_frames + split.noise_frames)
-    dist = torch.cdist(torch.view_as_real(x).flatten(1).double(), torch.view_as_real(recorded).flatten(1).double())
+    dist = torch.cdist(
+        torch.view_as_real(x).flatten(1).double(), torch.view_as_real(recorded).flatten(1).double()
+    )
     assert x.shape == (64, 513) and float(dist.min(1).values.max()) < 1e-3 * float(x.abs().max())
 
 
@@ -337,12 +495,12 @@ def test_voice_copies_move_pitch_and_formants_and_keep_power_and_length() -> Non
     # a 120 Hz pulse train through one resonance at 800 Hz: a vowel with a known f0 and formant
     n = SR
     x = np.zeros(n)
-    x[::SR // 120] = 1.0
+    x[:: SR // 120] = 1.0
     r, w = 0.97, 2 * np.pi * 800 / SR
     y = np.zeros(n)
     for i in range(2, n):  # two-pole resonator (a few thousand samples: fine in a test)
         y[i] = x[i] + 2 * r * np.cos(w) * y[i - 1] - r * r * y[i - 2]
-    y = (0.1 * y / np.sqrt(np.mean(y ** 2))).astype(np.float32)
+    y = (0.1 * y / np.sqrt(np.mean(y**2))).astype(np.float32)
     copies = voice_copies(y, SR, ((1.5, 1.0), (1.0, 1.25)))
     ref = spectrum(y)
     assert [c.shape for c in copies] == [ref.shape] * 2
@@ -376,12 +534,19 @@ def test_frame_shifts_add_frames_on_shifted_grids_with_pairs_aligned(speech_dir:
     one = denoise_data.split_pair(clean, noisy, sr, 0.1)
     four = denoise_data.split_pair(clean, noisy, sr, 0.1, shifts=4)
     T = len(one.clean_frames)
-    assert len(four.clean_frames) == len(four.noise_frames) == len(four.speech_frames) and 4 * T - 4 <= len(four.clean_frames) <= 4 * T
+    assert (
+        len(four.clean_frames) == len(four.noise_frames) == len(four.speech_frames)
+        and 4 * T - 4 <= len(four.clean_frames) <= 4 * T
+    )
     assert torch.equal(four.clean_frames[:T], one.clean_frames)  # the first grid is the test-time STFT's
     cut = int(len(clean) * 0.9) // HOP * HOP
-    second = spectrum(noisy[HOP // 4:cut])  # the second grid starts a quarter hop later; clean + noise = noisy
-    assert torch.allclose(four.clean_frames[T:T + len(second)] + four.noise_frames[T:T + len(second)], second, atol=1e-4)
-    assert not torch.allclose(second[:len(second) - 1], spectrum(noisy[:cut])[:len(second) - 1], atol=1e-2)
+    second = spectrum(
+        noisy[HOP // 4 : cut]
+    )  # the second grid starts a quarter hop later; clean + noise = noisy
+    assert torch.allclose(
+        four.clean_frames[T : T + len(second)] + four.noise_frames[T : T + len(second)], second, atol=1e-4
+    )
+    assert not torch.allclose(second[: len(second) - 1], spectrum(noisy[:cut])[: len(second) - 1], atol=1e-2)
     np.testing.assert_array_equal(four.val_noisy, one.val_noisy)
 
 
@@ -392,10 +557,12 @@ def test_high_shelf_boost_touches_only_remixed_speech_above_the_corner() -> None
     assert gain_db.shape == (4010, 513) and torch.all(gain_db[4000:] == 0)  # recorded pairs keep their speech
     f = torch.linspace(0, 8000, 513)
     low, high = gain_db[:4000, f < 1000], gain_db[:4000, -1]
-    assert float(low.max()) < 0.4 and float(low.min()) >= 0  # the voice's body (below 1 kHz) is all but untouched
+    assert (
+        float(low.max()) < 0.4 and float(low.min()) >= 0
+    )  # the voice's body (below 1 kHz) is all but untouched
     # the top bin's gain is uniform in [0, 20] dB: mean 10, spread 20/sqrt(12)
     assert 0 <= float(high.min()) and float(high.max()) <= 20 and abs(float(high.mean()) - 10) < 0.5
-    assert abs(float(high.std()) - 20 / 12 ** 0.5) < 0.3
+    assert abs(float(high.std()) - 20 / 12**0.5) < 0.3
 
 
 def test_mask_power_shapes_the_output_not_the_loss(tmp_path: Path) -> None:
@@ -406,9 +573,9 @@ def test_mask_power_shapes_the_output_not_the_loss(tmp_path: Path) -> None:
     mag = torch.rand(7, 513) + 0.1
     with torch.no_grad():
         mask = den.net(net_input(mag, den))
-        assert torch.allclose(estimate_magnitude(den, mag), mask ** 0.8 * mag, rtol=1e-6)
+        assert torch.allclose(estimate_magnitude(den, mag), mask**0.8 * mag, rtol=1e-6)
         assert torch.allclose(estimate_magnitude(den, mag, training=True), mask * mag, rtol=1e-6)
-        assert bool((mask ** 0.8 >= mask).all())  # a power below 1 only ever removes less
+        assert bool((mask**0.8 >= mask).all())  # a power below 1 only ever removes less
     # the loss trains the plain mask: the same net at power 1 gives the same loss
     x = torch.polar(mag, torch.rand(7, 513))
     s = 0.5 * x
@@ -437,8 +604,10 @@ def test_cycle_spinning_averages_the_outputs_of_shifted_grids(tmp_path: Path) ->
     y = _speechlike(6000)
     gain = np.float32(0.1 / np.sqrt(np.mean(y.astype(np.float64) ** 2)))
     # the signal delayed by 0, 128, 256, 384 samples, each denoised at the level `y` sets, moved back, averaged
-    shifted = [_denoise_one_grid(one, np.concatenate([np.zeros(d, np.float32), y]), gain, CHUNK_FRAMES)[d:]
-               for d in (0, 128, 256, 384)]
+    shifted = [
+        _denoise_one_grid(one, np.concatenate([np.zeros(d, np.float32), y]), gain, CHUNK_FRAMES)[d:]
+        for d in (0, 128, 256, 384)
+    ]
     out = denoise_signal(den, y)
     assert out.shape == y.shape
     np.testing.assert_allclose(out * gain, np.mean(shifted, 0), atol=1e-5)
@@ -450,7 +619,9 @@ def test_cycle_spinning_averages_the_outputs_of_shifted_grids(tmp_path: Path) ->
     den.net.load_state_dict(one.net.state_dict())
     assert not np.allclose(out, denoise_signal(one, y), atol=1e-4)  # the grids do differ
     np.testing.assert_allclose(denoise_signal(den, 3 * y), 3 * out, rtol=1e-4, atol=1e-5)  # level invariant
-    np.testing.assert_allclose(denoise_signal(den, y, chunk_frames=3), out, atol=1e-5)  # chunking changes nothing
+    np.testing.assert_allclose(
+        denoise_signal(den, y, chunk_frames=3), out, atol=1e-5
+    )  # chunking changes nothing
     # model.pt keeps the grids (model version 3); files from before load with one grid
     path = save_denoiser(tmp_path / "g.pt", den)
     assert load_denoiser(path).grids == 4
@@ -461,17 +632,42 @@ def test_cycle_spinning_averages_the_outputs_of_shifted_grids(tmp_path: Path) ->
     assert load_denoiser(tmp_path / "old.pt").grids == 1
 
 
-@pytest.mark.parametrize("flag", [["--hidden", "64"], ["--validation-fraction", "1.5"], ["--ema-decay", "1"],
-                                  ["--hf-boost-db", "-3"], ["--mask-power", "0"], ["--frame-shifts", "0"],
-                                  ["--min-epochs", "0"], ["--denoise-grids", "65"]])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--hidden", "64"],
+        ["--validation-fraction", "1.5"],
+        ["--ema-decay", "1"],
+        ["--hf-boost-db", "-3"],
+        ["--mask-power", "0"],
+        ["--frame-shifts", "0"],
+        ["--min-epochs", "0"],
+        ["--denoise-grids", "65"],
+    ],
+)
 def test_bad_option_values(tmp_path: Path, speech_dir: Path, capsys, flag: list[str]) -> None:
-    assert main(["denoise", "train", "--preset", "quick", "--data-dir", str(speech_dir.parent),
-                 "--out", str(tmp_path / "o"), *flag]) == 2
+    assert (
+        main(
+            [
+                "denoise",
+                "train",
+                "--preset",
+                "quick",
+                "--data-dir",
+                str(speech_dir.parent),
+                "--out",
+                str(tmp_path / "o"),
+                *flag,
+            ]
+        )
+        == 2
+    )
     _error_line(capsys)
 
 
-def test_the_refit_trains_on_validation_and_validation_is_scored_by_the_first_fit(tiny, tmp_path: Path,
-                                                                                   speech_dir: Path) -> None:
+def test_the_refit_trains_on_validation_and_validation_is_scored_by_the_first_fit(
+    tiny, tmp_path: Path, speech_dir: Path
+) -> None:
     """The kept variant is trained again on training + validation for the first fit's best epoch count; the
     validation numbers stay the first fit's (the same with the refit off), the saved model is the refit's."""
     import dataclasses
@@ -487,10 +683,16 @@ def test_the_refit_trains_on_validation_and_validation_is_scored_by_the_first_fi
     assert on["refit"]["epochs"] == on["epochs"] and on["refit"]["train_seconds"] > 0
     # the validation part (10 % of the pair) joined the training frames
     assert on["refit"]["train_frames"] == pytest.approx(
-        on["train_frames"] + cfg.frame_shifts * on["validation_seconds"] * 16000 / HOP, abs=2 * cfg.frame_shifts)
+        on["train_frames"] + cfg.frame_shifts * on["validation_seconds"] * 16000 / HOP,
+        abs=2 * cfg.frame_shifts,
+    )
     assert on["train_seconds"] > on["variants"]["mask"]["train_seconds"]
     refit, first = load_denoiser(tmp_path / "on" / "model.pt"), load_denoiser(tmp_path / "off" / "model.pt")
     assert not torch.equal(refit.net[0][0].weight, first.net[0][0].weight)
-    clean, noisy = (sf.read(speech_dir / f, dtype="float32")[0] for f in ("train_clean_male.wav", "train_dirty_male.wav"))
+    clean, noisy = (
+        sf.read(speech_dir / f, dtype="float32")[0] for f in ("train_clean_male.wav", "train_dirty_male.wav")
+    )
     n = int(len(clean) * cfg.heldout_fraction) // HOP * HOP  # the held-out part is scored by the saved model
-    assert on["heldout_snr_db"] == pytest.approx(snr_db(clean[:n], denoise_signal(refit, noisy[:n])), abs=1e-4)
+    assert on["heldout_snr_db"] == pytest.approx(
+        snr_db(clean[:n], denoise_signal(refit, noisy[:n])), abs=1e-4
+    )

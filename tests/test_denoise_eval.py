@@ -12,8 +12,8 @@ import torch
 
 from denselab.data.audio import snr_db
 from denselab.data.speech_metrics import mix_at_snr, noise_excerpt, si_sdr_db, stoi
-from denselab.studies.denoise_model import new_denoiser
 from denselab.studies.denoise_eval import speaker_of, unseen_check
+from denselab.studies.denoise_model import new_denoiser
 
 SR = 16000
 
@@ -21,7 +21,9 @@ SR = 16000
 def _voice(n: int, f0: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / SR
-    y = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t) ** 2)
+    y = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 12)) * (
+        0.5 + 0.5 * np.sin(2 * np.pi * 2 * t) ** 2
+    )
     return (0.05 * y + 0.002 * rng.standard_normal(n)).astype(np.float32)
 
 
@@ -32,7 +34,7 @@ def test_si_sdr_matches_its_definition() -> None:
     e = rng.standard_normal(8000)
     e -= e.mean()
     e -= np.dot(e, s) / np.dot(s, s) * s  # orthogonal to s: the projection of s + e onto s is s itself
-    e *= np.sqrt(np.sum(s ** 2) / np.sum(e ** 2) / 10.0)  # ‖s‖²/‖e‖² = 10 -> 10 dB
+    e *= np.sqrt(np.sum(s**2) / np.sum(e**2) / 10.0)  # ‖s‖²/‖e‖² = 10 -> 10 dB
     assert si_sdr_db(s, s + e) == pytest.approx(10.0, abs=1e-6)
     assert si_sdr_db(s, 0.3 * (s + e)) == pytest.approx(10.0, abs=1e-6)  # scale-invariant; SNR is not
     assert snr_db(s, 0.3 * (s + e)) < 5.0
@@ -76,8 +78,16 @@ def test_unseen_check_summary_shape(tmp_path: Path) -> None:
     assert u["input_snrs_db"] == [0.0, 5.0, 10.0] and u["files"] == ["a_1.wav", "a_2.wav", "b_1.wav"]
     assert len(u["rows"]) == 9
     assert set(u["per_speaker"]) == {"a", "b"} and set(u["per_snr"]) == {"0", "5", "10"}
-    for key in ("gain_db", "snr_db", "input_snr_db", "si_sdr_db", "input_si_sdr_db", "stoi", "input_stoi",
-                "oracle_gain_db"):
+    for key in (
+        "gain_db",
+        "snr_db",
+        "input_snr_db",
+        "si_sdr_db",
+        "input_si_sdr_db",
+        "stoi",
+        "input_stoi",
+        "oracle_gain_db",
+    ):
         assert np.isfinite(u["mean"][key]), key
     assert [r["input_snr_db"] for r in u["rows"][:3]] == pytest.approx([0.0, 5.0, 10.0], abs=1e-3)
     assert u["per_snr"]["10"]["input_snr_db"] == pytest.approx(10.0, abs=1e-3)
@@ -105,8 +115,14 @@ def test_train_writes_the_unseen_check(tiny, tmp_path: Path, speech_dir: Path) -
     summary = denoise.run(tiny("denoise", unseen=str(folder)), tmp_path / "out", runtime)
     u = summary["unseen"]
     assert u["files"] == ["spk1_snt1.wav", "spk2_snt1.wav"] and set(u["per_speaker"]) == {"spk1", "spk2"}
-    assert len(u["rows"]) == 6 and np.isfinite(u["mean"]["stoi"]) and u["passthrough"]["mean_snr_db"] is not None
-    assert u == {**summary["variants"][summary["model"]]["unseen"], "folder": u["folder"], "noise": u["noise"]}
+    assert (
+        len(u["rows"]) == 6 and np.isfinite(u["mean"]["stoi"]) and u["passthrough"]["mean_snr_db"] is not None
+    )
+    assert u == {
+        **summary["variants"][summary["model"]]["unseen"],
+        "folder": u["folder"],
+        "noise": u["noise"],
+    }
     assert all("unseen" in v for v in summary["variants"].values())
 
 
@@ -115,15 +131,37 @@ def test_eval_on_a_folder_prints_the_check(tmp_path: Path, speech_dir: Path, cap
     from denselab.studies.denoise_model import save_denoiser
 
     torch.manual_seed(0)
-    model = save_denoiser(tmp_path / "model.pt", new_denoiser("mask", (16, 16), np.zeros(513), np.ones(513), 1.0, SR))
+    model = save_denoiser(
+        tmp_path / "model.pt", new_denoiser("mask", (16, 16), np.zeros(513), np.ones(513), 1.0, SR)
+    )
     folder = tmp_path / "voices"
     folder.mkdir()
     sf.write(folder / "a_1.wav", _voice(SR, 150, 0), SR)
-    sf.write(tmp_path / "noise.wav", 0.01 * np.random.default_rng(0).standard_normal(SR).astype(np.float32), SR)
-    assert main(["denoise", "eval", "--model", str(model), "--speech", str(folder), "--noise",
-                 str(tmp_path / "noise.wav"), "--snrs", "0", "10"]) == 0
+    sf.write(
+        tmp_path / "noise.wav", 0.01 * np.random.default_rng(0).standard_normal(SR).astype(np.float32), SR
+    )
+    assert (
+        main(
+            [
+                "denoise",
+                "eval",
+                "--model",
+                str(model),
+                "--speech",
+                str(folder),
+                "--noise",
+                str(tmp_path / "noise.wav"),
+                "--snrs",
+                "0",
+                "10",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
-    assert set(result["per_snr"]) == {"0", "10"} and result["per_speaker"]["a"]["input_snr_db"] == pytest.approx(5.0, abs=1e-3)
+    assert set(result["per_snr"]) == {"0", "10"} and result["per_speaker"]["a"][
+        "input_snr_db"
+    ] == pytest.approx(5.0, abs=1e-3)
     assert main(["denoise", "eval", "--model", str(model), "--noisy", str(folder / "a_1.wav")]) == 2
     assert "give both --noisy" in capsys.readouterr().err
     assert main(["denoise", "eval", "--model", str(model), "--speech", str(tmp_path / "nothing")]) == 2

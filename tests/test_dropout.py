@@ -30,6 +30,7 @@ TINY = runner.TINY["dropout"]  # the one table of tiny settings (tests/conftest.
 def _strict(path):
     def bad(token):
         raise ValueError(f"non-strict JSON constant {token} in {path}")
+
     with open(path) as f:
         return json.load(f, parse_constant=bad)
 
@@ -43,7 +44,11 @@ def test_arms_carry_the_assignments_dropout_and_init():
     # the nets as training builds them: each job's Member, stacked by training.batched
     jobs = dropout.jobs(dropout.Config(seeds=1))
     assert [(j.arm, bool(j.dropout)) for j in jobs] == [
-        ("sigmoid-xavier", False), ("sigmoid-xavier", True), ("relu-he", False), ("relu-he", True)]
+        ("sigmoid-xavier", False),
+        ("sigmoid-xavier", True),
+        ("relu-he", False),
+        ("relu-he", True),
+    ]
     members = [arms.member(j) for j in jobs]
     stack = RunStack(members, jobs[0].widths, "cpu")
     assert stack.drop_layers == list(range(6))  # some run drops on every layer's input
@@ -91,7 +96,11 @@ def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
     saved = _strict(tmp_path / "a" / "summary.json")
     assert len(saved["runs"]) == 4
     assert {(r["activation"], r["init"], r["dropout"]) for r in saved["runs"]} == {
-        ("sigmoid", "xavier", False), ("sigmoid", "xavier", True), ("relu", "he", False), ("relu", "he", True)}
+        ("sigmoid", "xavier", False),
+        ("sigmoid", "xavier", True),
+        ("relu", "he", False),
+        ("relu", "he", True),
+    }
     for r in saved["runs"]:
         assert r["seed"] == 0 and r["dropout"] is bool(r["dropout_rates"])
         for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
@@ -99,8 +108,12 @@ def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
     for row in saved["arms"]:
         assert {"final_gap_loss", "final_test_accuracy", "test_loss_rise", "overfits"} <= set(row)
     assert saved["dropout_rates"] == [0.2, 0.5, 0.5, 0.5, 0.5, 0.5]
-    assert {row["label"] for row in saved["arms"]} == {"sigmoid + Xavier, no dropout", "sigmoid + Xavier, with dropout",
-                                                      "ReLU + He, no dropout", "ReLU + He, with dropout"}
+    assert {row["label"] for row in saved["arms"]} == {
+        "sigmoid + Xavier, no dropout",
+        "sigmoid + Xavier, with dropout",
+        "ReLU + He, no dropout",
+        "ReLU + He, with dropout",
+    }
     for name in ("dropout_curves.png", "dropout_probes.png"):
         assert (tmp_path / "a" / "figures" / name).stat().st_size > 10_000
     c = dropout.run(dropout.Config(**{**TINY, "seed": 1}), tmp_path / "c", runtime)
@@ -109,9 +122,29 @@ def test_summary_follows_the_contract_and_is_deterministic(tmp_path, data_dir):
 
 def _quick_dropout(out, data_dir) -> tuple[list[str], dict[str, str]]:
     """(argv, env) of a short `denselab dropout` run in a child process (signals need a real process)."""
-    cmd = [sys.executable, "-m", "denselab", "dropout", "--preset", "quick", "--out", str(out), "--quiet",
-           "--data-dir", str(data_dir), "--device", "cpu", "--epochs", "1", "--train-subset", "1000",
-           "--test-subset", "1000", "--group-size", "2"]  # 2 groups: the kill lands between their files
+    cmd = [
+        sys.executable,
+        "-m",
+        "denselab",
+        "dropout",
+        "--preset",
+        "quick",
+        "--out",
+        str(out),
+        "--quiet",
+        "--data-dir",
+        str(data_dir),
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "1000",
+        "--test-subset",
+        "1000",
+        "--group-size",
+        "2",
+    ]  # 2 groups: the kill lands between their files
     return cmd, {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
 
@@ -151,8 +184,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
     cmd, env = _quick_dropout(out, data_dir)
     # A shell runs background jobs (a CI script's, say) with SIGINT ignored, and a child inherits that: Python
     # then installs no Ctrl-C handler. Give the child the default disposition, as a terminal's Ctrl-C finds it.
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         _wait_for_first_run(proc, out)
         os.kill(proc.pid, signal.SIGINT)
@@ -174,7 +213,13 @@ def test_shared_config_base_keeps_each_studys_defaults_and_help():
 
     d, o = dropout.Config(), optim.Config()
     assert isinstance(d, arms.ArmConfig) and isinstance(o, arms.ArmConfig)
-    assert (d.hidden_width, d.epochs, d.batch_size, d.train_subset, d.trace_steps) == (1024, 12, 128, 5000, 50)
+    assert (d.hidden_width, d.epochs, d.batch_size, d.train_subset, d.trace_steps) == (
+        1024,
+        12,
+        128,
+        5000,
+        50,
+    )
     assert (o.hidden_width, o.epochs, o.batch_size, o.train_subset, o.trace_steps) == (512, 8, 64, 10000, 100)
     assert arms.widths(d) == [784] + [1024] * 5 + [10]
     docs_d, docs_o = field_docs(dropout.Config), field_docs(optim.Config)

@@ -30,7 +30,9 @@ def ray_address() -> Any:
     """A Ray for the whole session: this process is its driver; subprocesses join it at the yielded address."""
     executor.loopback_only()  # 127.0.0.1 only
     ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False
+    )
     try:
         address = ray.get_runtime_context().gcs_address
         assert address.startswith("127.0.0.1:"), address
@@ -67,10 +69,25 @@ def test_ray_run_files_equal_local_ones(study, tmp_path, data_dir, tiny_args, ra
     assert not (on_ray / LOCK_NAME).exists()
 
 
-def test_sigkill_of_the_ray_driver_then_rerun_reuses_finished_jobs(tmp_path, data_dir, tiny_args, ray_address):
+def test_sigkill_of_the_ray_driver_then_rerun_reuses_finished_jobs(
+    tmp_path, data_dir, tiny_args, ray_address
+):
     out = tmp_path / "X"
-    args = _cmd("dropout", tiny_args, out, "--epochs", "3", "--seeds", "2", "--group-size", "2", "--executor",
-                "ray", "--ray-address", ray_address)  # 4 groups on 2 slots: the kill lands between two waves
+    args = _cmd(
+        "dropout",
+        tiny_args,
+        out,
+        "--epochs",
+        "3",
+        "--seeds",
+        "2",
+        "--group-size",
+        "2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        ray_address,
+    )  # 4 groups on 2 slots: the kill lands between two waves
     cmd = [sys.executable, "-m", "denselab", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -93,8 +110,9 @@ def test_sigkill_of_the_ray_driver_then_rerun_reuses_finished_jobs(tmp_path, dat
     assert all(p.name.startswith(".") for p in out.rglob("*.tmp"))
 
 
-def test_a_job_failing_inside_its_task_is_recorded_and_retried_on_rerun(tmp_path, data_dir, tiny_args, ray_address,
-                                                                       monkeypatch, capsys):
+def test_a_job_failing_inside_its_task_is_recorded_and_retried_on_rerun(
+    tmp_path, data_dir, tiny_args, ray_address, monkeypatch, capsys
+):
     from denselab.report.notebook import build_notebook
 
     out = tmp_path / "X"
@@ -108,8 +126,12 @@ def test_a_job_failing_inside_its_task_is_recorded_and_retried_on_rerun(tmp_path
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["runs"]) == 3 and not (out / "runs" / "adam-relu-he-s0.json").exists()
     [failed] = summary["failed_runs"]
-    assert (failed["name"], failed["optimizer"], failed["activation"], failed["seed"]) == ("adam-relu-he-s0", "adam",
-                                                                                           "relu", 0)
+    assert (failed["name"], failed["optimizer"], failed["activation"], failed["seed"]) == (
+        "adam-relu-he-s0",
+        "adam",
+        "relu",
+        0,
+    )
     assert failed["error"].startswith("JobFailed: job adam-relu-he-s0 made to fail")
     (tmp_path / "optim").symlink_to(out)  # the report reads DIR/optim
     notebook = json.dumps(build_notebook(tmp_path))
@@ -130,41 +152,60 @@ def _toy_work(jobs: list[str], data: Any, runtime: Runtime) -> list[dict]:
 def test_local_executor_splits_a_failed_group_and_reports_only_the_failing_job():
     seen: list[tuple] = []
     units = [[("a", "a"), ("bad", "bad"), ("b", "b")], [("c", "c")]]
-    executor.run_units(lambda slots: units, _toy_work, lambda rt: 7, Runtime(quiet=True),
-                       lambda name, job, result, error: seen.append((name, result, error)))
-    assert sorted(seen, key=str) == sorted([("a", {"job": "a", "data": 7}, None), ("b", {"job": "b", "data": 7}, None),
-                                            ("c", {"job": "c", "data": 7}, None),
-                                            ("bad", None, "ValueError: bad job second line")], key=str)
+    executor.run_units(
+        lambda slots: units,
+        _toy_work,
+        lambda rt: 7,
+        Runtime(quiet=True),
+        lambda name, job, result, error: seen.append((name, result, error)),
+    )
+    assert sorted(seen, key=str) == sorted(
+        [
+            ("a", {"job": "a", "data": 7}, None),
+            ("b", {"job": "b", "data": 7}, None),
+            ("c", {"job": "c", "data": 7}, None),
+            ("bad", None, "ValueError: bad job second line"),
+        ],
+        key=str,
+    )
 
 
 def test_bad_executor_settings_exit_2(tmp_path, capsys, monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    for extra, message in [(["--executor", "ray"], "--executor ray needs Ray: pip install 'denselab[ray]'"),
-                           (["--threads-per-job", "0"], "--threads-per-job must be at least 1, got 0"),
-                           (["--ray-address", "auto"], "--ray-address needs --executor ray")]:
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    for extra, message in [
+        (["--executor", "ray"], "--executor ray needs Ray: pip install 'denselab[ray]'"),
+        (["--threads-per-job", "0"], "--threads-per-job must be at least 1, got 0"),
+        (["--ray-address", "auto"], "--ray-address needs --executor ray"),
+    ]:
         assert cli.main(["optim", "--preset", "quick", "--out", str(tmp_path / "x"), *extra]) == 2
         assert capsys.readouterr().err == f"denselab: error: {message}\n"
     assert not (tmp_path / "x").exists()
     with pytest.raises(DenselabError, match="--threads-per-job"):
-        executor.run_units(lambda slots: [[("a", "a")]], _toy_work, lambda rt: 0, Runtime(threads_per_job=0), print)
+        executor.run_units(
+            lambda slots: [[("a", "a")]], _toy_work, lambda rt: 0, Runtime(threads_per_job=0), print
+        )
 
 
 def test_two_drivers_on_one_out_then_a_stale_lock_is_taken_over(tmp_path, data_dir, tiny_args, capsys):
     out = tmp_path / "X"
     args = _cmd("dropout", tiny_args, out, "--epochs", "4")
-    first = subprocess.Popen([sys.executable, "-m", "denselab", *args], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "denselab", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.time() + 120
         while not (out / "config.json").exists() and first.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         assert cli.main(args) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith(f"denselab: error: {out} is in use by `denselab dropout` "
-                                                       f"(pid {first.pid} on host ")
+        assert err.count("\n") == 1 and err.startswith(
+            f"denselab: error: {out} is in use by `denselab dropout` (pid {first.pid} on host "
+        )
         os.kill(first.pid, signal.SIGKILL)
     finally:
         first.wait()

@@ -16,8 +16,10 @@ from denselab.io import atomic_path, read_json, save_npz, write_json
 
 
 def test_json_is_strict_and_nan_becomes_null(tmp_path: Path) -> None:
-    p = write_json(tmp_path / "s.json", {"a": math.nan, "b": [1.0, math.inf, np.float32(2.5)],
-                                          "c": np.arange(3), "d": (1, 2)})
+    p = write_json(
+        tmp_path / "s.json",
+        {"a": math.nan, "b": [1.0, math.inf, np.float32(2.5)], "c": np.arange(3), "d": (1, 2)},
+    )
     text = p.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"a": None, "b": [1.0, None, 2.5], "c": [0, 1, 2], "d": [1, 2]}
@@ -55,8 +57,11 @@ PRESETS = {"full": {}, "quick": {"epochs": 1}}
 
 
 def test_field_docs_and_presets() -> None:
-    assert field_docs(Toy) == {"seed": "One seed drives every random choice.", "epochs": "Training epochs.",
-                               "names": "Some names."}
+    assert field_docs(Toy) == {
+        "seed": "One seed drives every random choice.",
+        "epochs": "Training epochs.",
+        "names": "Some names.",
+    }
     assert resolve(Toy, PRESETS, "quick").epochs == 1
     assert resolve(Toy, PRESETS, "quick", {"epochs": 3}).epochs == 3
     with pytest.raises(DenselabError, match="unknown preset"):
@@ -106,11 +111,14 @@ def test_json_roundtrip_is_what_a_file_reads_back(tmp_path: Path) -> None:
     assert json_roundtrip(value) == read_json(write_json(tmp_path / "v.json", value))
 
 
-@pytest.mark.parametrize("ckpt", [
-    {"format": "denselab-mnist", "version": 1},                     # current header (mnist always wrote it)
-    {"format": "denselab-denoiser", "version": 1},                  # current header
-    {"kind": "denselab-denoiser", "format": 1},                     # the denoiser's older header
-])
+@pytest.mark.parametrize(
+    "ckpt",
+    [
+        {"format": "denselab-mnist", "version": 1},  # current header (mnist always wrote it)
+        {"format": "denselab-denoiser", "version": 1},  # current header
+        {"kind": "denselab-denoiser", "format": 1},  # the denoiser's older header
+    ],
+)
 def test_model_header_accepts_current_and_older_headers(ckpt: dict) -> None:
     from denselab.io import check_model_header, model_header
 
@@ -119,18 +127,32 @@ def test_model_header_accepts_current_and_older_headers(ckpt: dict) -> None:
     check_model_header(ckpt, kind, 1, "m.pt")  # no error
 
 
-@pytest.mark.parametrize("ckpt, match", [
-    ("not a dict", r"^m\.pt is not a denselab denoiser model file \(train one with `denselab denoise train`\)$"),
-    ({"format": "other"}, "is not a denselab denoiser model file"),
-    ({"kind": "somebody-else", "format": 1}, "is not a denselab denoiser model file"),
-    ({"format": "denselab-mnist", "version": 1}, "is a denselab mnist model, not a denoiser model"),
-    ({"format": "denselab-denoiser"}, "no readable model version"),
-    ({"format": "denselab-denoiser", "version": 3, "denselab_version": "9.9.9"},
-     r"written by denselab 9\.9\.9 as denoiser model version 3; this denselab .* reads version 2: upgrade"),
-    ({"kind": "denselab-denoiser", "format": 3}, "written by a newer denselab as denoiser model version 3"),
-    ({"kind": "denselab-denoiser", "format": 1}, r"denoiser model version 1; .* reads versions 2\.\.2: retrain it "
-                                                 r"with `denselab denoise train`"),
-])
+@pytest.mark.parametrize(
+    "ckpt, match",
+    [
+        (
+            "not a dict",
+            r"^m\.pt is not a denselab denoiser model file \(train one with `denselab denoise train`\)$",
+        ),
+        ({"format": "other"}, "is not a denselab denoiser model file"),
+        ({"kind": "somebody-else", "format": 1}, "is not a denselab denoiser model file"),
+        ({"format": "denselab-mnist", "version": 1}, "is a denselab mnist model, not a denoiser model"),
+        ({"format": "denselab-denoiser"}, "no readable model version"),
+        (
+            {"format": "denselab-denoiser", "version": 3, "denselab_version": "9.9.9"},
+            r"written by denselab 9\.9\.9 as denoiser model version 3; this denselab .* reads version 2: upgrade",
+        ),
+        (
+            {"kind": "denselab-denoiser", "format": 3},
+            "written by a newer denselab as denoiser model version 3",
+        ),
+        (
+            {"kind": "denselab-denoiser", "format": 1},
+            r"denoiser model version 1; .* reads versions 2\.\.2: retrain it "
+            r"with `denselab denoise train`",
+        ),
+    ],
+)
 def test_model_header_refusals_are_one_clear_line(ckpt, match: str) -> None:
     from denselab.io import check_model_header
 

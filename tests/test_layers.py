@@ -75,7 +75,9 @@ def imports(module: str, path: Path) -> list[tuple[str, int]]:
                 package = package[: len(package) - (node.level - 1)]
                 base = ".".join(package + ([base] if base else []))
             # `from a.b import c` imports module a.b.c when it exists, else the name c from a.b
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
+            names = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names
+            ]
         else:
             continue
         for name in names:
@@ -144,23 +146,36 @@ def test_every_module_has_a_rank() -> None:
 def test_the_parser_sees_imports_inside_functions_and_both_forms(tmp_path: Path) -> None:
     edges = graph()
     assert "denselab.runner" in edges["denselab.cli"]  # from denselab.runner import ...
-    assert "denselab.studies.mnist" in edges["denselab.runner"]  # from denselab.studies import mnist (a module)
+    assert (
+        "denselab.studies.mnist" in edges["denselab.runner"]
+    )  # from denselab.studies import mnist (a module)
     assert "denselab.report" in edges["denselab.pipeline"]
     assert "denselab.studies.denoise_model" in edges["denselab.cli"]  # imported inside a function
     assert "denselab.cli" in edges["denselab.__main__"]
     fake = tmp_path / "fake.py"
-    fake.write_text("import denselab.io\nimport numpy\n\ndef f():\n    from denselab.studies import mnist, STUDIES\n"
-                    "    if True:\n        from . import errors\n        from .data.mnist import NUM_CLASSES\n")
+    fake.write_text(
+        "import denselab.io\nimport numpy\n\ndef f():\n    from denselab.studies import mnist, STUDIES\n"
+        "    if True:\n        from . import errors\n        from .data.mnist import NUM_CLASSES\n"
+    )
     found = imports("denselab.config", fake)  # parsed as if it were src/denselab/config.py
-    assert found == [("denselab.io", 1), ("denselab.studies.mnist", 5), ("denselab.studies", 5),
-                     ("denselab.errors", 7), ("denselab.data.mnist", 8)]
+    assert found == [
+        ("denselab.io", 1),
+        ("denselab.studies.mnist", 5),
+        ("denselab.studies", 5),
+        ("denselab.errors", 7),
+        ("denselab.data.mnist", 8),
+    ]
     assert cycles({"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {"a": 1}}) == [["a", "b", "c"]]
     assert rank("denselab.studies.denoise_model") == 6 and rank("denselab") == 0
 
 
 def test_no_import_from_a_lower_layer_into_a_higher_one() -> None:
-    bad = [f"{_where(m, line)}: {m} (rank {rank(m)}) imports {t} (rank {rank(t)})"
-           for m, targets in graph().items() for t, line in targets.items() if rank(t) > rank(m)]
+    bad = [
+        f"{_where(m, line)}: {m} (rank {rank(m)}) imports {t} (rank {rank(t)})"
+        for m, targets in graph().items()
+        for t, line in targets.items()
+        if rank(t) > rank(m)
+    ]
     print("\n".join(bad))
     assert not bad, "imports against the layer order:\n" + "\n".join(bad)
 
@@ -172,8 +187,12 @@ def test_no_import_cycles() -> None:
     for component in found:
         members = set(component)
         lines.append("cycle: " + ", ".join(component))
-        lines += [f"  {_where(m, line)}: {m} -> {t}" for m in component for t, line in edges[m].items()
-                  if t in members]
+        lines += [
+            f"  {_where(m, line)}: {m} -> {t}"
+            for m in component
+            for t, line in edges[m].items()
+            if t in members
+        ]
     print("\n".join(lines))
     assert not found, "import cycles:\n" + "\n".join(lines)
 

@@ -16,8 +16,10 @@ from denselab.errors import DenselabError
 from denselab.lock import LOCK_NAME, out_lock
 
 # a second process that takes the lock on argv[1], says so, then sleeps until killed
-HOLDER = ("import sys, time\nfrom denselab.lock import out_lock\n"
-          "with out_lock(sys.argv[1], 'optim'):\n    print('locked', flush=True)\n    time.sleep(600)\n")
+HOLDER = (
+    "import sys, time\nfrom denselab.lock import out_lock\n"
+    "with out_lock(sys.argv[1], 'optim'):\n    print('locked', flush=True)\n    time.sleep(600)\n"
+)
 
 
 def _holder(out: Path) -> subprocess.Popen:
@@ -46,7 +48,9 @@ def test_lock_is_released_on_an_exception(tmp_path: Path) -> None:
         pass
 
 
-def test_second_writer_is_refused_naming_the_holder_then_takes_over_a_dead_one(tmp_path: Path, capsys) -> None:
+def test_second_writer_is_refused_naming_the_holder_then_takes_over_a_dead_one(
+    tmp_path: Path, capsys
+) -> None:
     proc = _holder(tmp_path)
     try:
         with pytest.raises(DenselabError) as err:
@@ -61,7 +65,10 @@ def test_second_writer_is_refused_naming_the_holder_then_takes_over_a_dead_one(t
     assert (tmp_path / LOCK_NAME).exists()  # left behind by the killed holder
     with out_lock(tmp_path, "optim") as path:
         assert json.loads(path.read_text())["pid"] == os.getpid()
-    assert f"taking over the lock on {tmp_path} left by `denselab optim` (pid {proc.pid}" in capsys.readouterr().err
+    assert (
+        f"taking over the lock on {tmp_path} left by `denselab optim` (pid {proc.pid}"
+        in capsys.readouterr().err
+    )
 
 
 def test_lock_refuses_a_file_as_out(tmp_path: Path) -> None:
@@ -72,13 +79,17 @@ def test_lock_refuses_a_file_as_out(tmp_path: Path) -> None:
 
 
 def test_two_racing_writers_never_both_hold_it(tmp_path: Path) -> None:
-    racer = ("import sys, time\nfrom denselab.errors import DenselabError\nfrom denselab.lock import out_lock\n"
-             "n = 0\nend = time.time() + 1.5\nwhile time.time() < end:\n"
-             "    try:\n        with out_lock(sys.argv[1]):\n"
-             "            open(sys.argv[2], 'a').write('+')\n            time.sleep(0.002)\n"
-             "            open(sys.argv[2], 'a').write('-')\n    except DenselabError:\n        pass\n")
+    racer = (
+        "import sys, time\nfrom denselab.errors import DenselabError\nfrom denselab.lock import out_lock\n"
+        "n = 0\nend = time.time() + 1.5\nwhile time.time() < end:\n"
+        "    try:\n        with out_lock(sys.argv[1]):\n"
+        "            open(sys.argv[2], 'a').write('+')\n            time.sleep(0.002)\n"
+        "            open(sys.argv[2], 'a').write('-')\n    except DenselabError:\n        pass\n"
+    )
     log = tmp_path / "log"
-    procs = [subprocess.Popen([sys.executable, "-c", racer, str(tmp_path / "out"), str(log)]) for _ in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", racer, str(tmp_path / "out"), str(log)]) for _ in range(3)
+    ]
     for p in procs:
         assert p.wait(timeout=60) == 0
     text = log.read_text()

@@ -21,7 +21,7 @@ def test_init_statistics(init: str) -> None:
         fan_out, fan_in = w.shape
         target = init_variance(init, fan_in, fan_out)
         # mean ~0 (within 4 standard errors) and variance within 6 % of the target (>= 5k weights per layer)
-        assert abs(float(w.mean())) < 4 * target ** 0.5 / w.numel() ** 0.5
+        assert abs(float(w.mean())) < 4 * target**0.5 / w.numel() ** 0.5
         assert float(w.var()) == pytest.approx(target, rel=0.06)
         assert torch.count_nonzero(lin.bias) == 0
 
@@ -77,13 +77,16 @@ def test_layer_outputs_shapes_and_output_activation() -> None:
     assert count_parameters(model) == 20 * 16 + 16 + 16 * 8 + 8 + 8 * 5 + 5
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"widths": [10]}, "widths"),
-    ({"widths": [10, 5], "activation": "gelu"}, "activation"),
-    ({"widths": [10, 5], "init": "orthogonal"}, "init"),
-    ({"widths": [10, 5, 2], "dropout": [0.1]}, "dropout"),
-    ({"widths": [10, 5], "dropout": 1.0}, "dropout"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"widths": [10]}, "widths"),
+        ({"widths": [10, 5], "activation": "gelu"}, "activation"),
+        ({"widths": [10, 5], "init": "orthogonal"}, "init"),
+        ({"widths": [10, 5, 2], "dropout": [0.1]}, "dropout"),
+        ({"widths": [10, 5], "dropout": 1.0}, "dropout"),
+    ],
+)
 def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         build_mlp(**kwargs)

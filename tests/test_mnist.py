@@ -19,28 +19,36 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_grid_assigns_by_argmax_and_orders_rows_by_score():
     # 6 images, 3 units. Winners: unit 0 <- images 0, 2, 4 ; unit 1 <- image 1 ; unit 2 <- none.
-    scores = np.array([
-        [0.6, 0.3, 0.1],
-        [0.2, 0.7, 0.1],
-        [0.9, 0.05, 0.05],
-        [0.1, 0.8, 0.1],
-        [0.5, 0.4, 0.1],
-        [0.3, 0.6, 0.1],
-    ])
+    scores = np.array(
+        [
+            [0.6, 0.3, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.9, 0.05, 0.05],
+            [0.1, 0.8, 0.1],
+            [0.5, 0.4, 0.1],
+            [0.3, 0.6, 0.1],
+        ]
+    )
     grid = top_activation_grid(scores, top=2)
     assert grid["counts"] == [3, 3, 0]
     assert grid["members"] == [[2, 0, 4], [3, 1, 5], []]
-    assert grid["rows"] == [[2, 0], [3, 1], []]  # top-2 by the unit's own score, highest first; empty row stays empty
+    assert grid["rows"] == [
+        [2, 0],
+        [3, 1],
+        [],
+    ]  # top-2 by the unit's own score, highest first; empty row stays empty
     assert grid["unassigned"] == 0
 
 
 def test_grid_short_rows_ties_and_floor():
-    scores = np.array([
-        [0.0, 0.0, 0.0],   # every unit silent: unassigned under floor=0
-        [2.0, 0.0, 1.0],
-        [2.0, 0.0, 0.5],   # ties with image 1 at unit 0: lower index first
-        [0.0, 0.0, 3.0],
-    ])
+    scores = np.array(
+        [
+            [0.0, 0.0, 0.0],  # every unit silent: unassigned under floor=0
+            [2.0, 0.0, 1.0],
+            [2.0, 0.0, 0.5],  # ties with image 1 at unit 0: lower index first
+            [0.0, 0.0, 3.0],
+        ]
+    )
     grid = top_activation_grid(scores, top=10, floor=0.0)
     assert grid["rows"] == [[1, 2], [], [3]]  # short rows are not padded
     assert grid["counts"] == [2, 0, 1]
@@ -53,8 +61,13 @@ def test_row_purity():
     scores = np.eye(3)[[0, 0, 0, 1]] * np.array([[3.0], [2.0], [1.0], [1.0]])
     labels = np.array([7, 7, 4, 2])
     rows = row_purity(top_activation_grid(scores, top=1), labels)
-    assert rows[0] == {"unit": 0, "count": 3, "majority_class": 7, "purity": pytest.approx(2 / 3),
-                       "shown_purity": 1.0}
+    assert rows[0] == {
+        "unit": 0,
+        "count": 3,
+        "majority_class": 7,
+        "purity": pytest.approx(2 / 3),
+        "shown_purity": 1.0,
+    }
     assert rows[1]["purity"] == 1.0 and rows[1]["majority_class"] == 2
     assert rows[2] == {"unit": 2, "count": 0, "majority_class": None, "purity": None, "shown_purity": None}
 
@@ -110,6 +123,7 @@ def test_quick_preset_end_to_end(tmp_path, data_dir, tiny_args, capsys):
     # the reported accuracy is the saved model's on the test subset, and the tiny run learned (chance: 0.1;
     # seed 0 gives 0.71)
     from denselab.studies.mnist import Config, load_data, load_model
+
     model, meta = load_model(out / "model.pt")
     assert meta["image_shape"] == [28, 28] and meta["config"]["train_subset"] == 1000
     data = load_data(Config(**meta["config"]), data_dir)
@@ -134,21 +148,27 @@ def test_quick_preset_end_to_end(tmp_path, data_dir, tiny_args, capsys):
 
 
 def test_bad_option_value_is_a_one_line_error(tmp_path, capsys):
-    code = main(["mnist", "--preset", "quick", "--input-dropout", "1.5", "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        ["mnist", "--preset", "quick", "--input-dropout", "1.5", "--out", str(tmp_path / "o"), "--quiet"]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "denselab: error: --input-dropout must be in [0, 1), got 1.5"
 
 
 def test_bad_mnist_dir_is_a_one_line_error(tmp_path, capsys):
     missing = tmp_path / "no-such-mnist"
-    code = main(["mnist", "--preset", "quick", "--mnist-dir", str(missing), "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        ["mnist", "--preset", "quick", "--mnist-dir", str(missing), "--out", str(tmp_path / "o"), "--quiet"]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.startswith("denselab: error:") and "\n" not in err and str(missing) in err
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    code = main(["mnist", "--preset", "quick", "--mnist-dir", str(empty), "--out", str(tmp_path / "o2"), "--quiet"])
+    code = main(
+        ["mnist", "--preset", "quick", "--mnist-dir", str(empty), "--out", str(tmp_path / "o2"), "--quiet"]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and str(empty) in err and "train-images-idx3-ubyte" in err and "\n" not in err
 
@@ -186,10 +206,29 @@ def test_any_idx_dataset_with_other_image_size_works(tmp_path):
         write_idx(folder / f"{split}-images-idx3-ubyte", images)
         write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
     out = tmp_path / "o"
-    assert main(["mnist", "--preset", "quick", "--mnist-dir", str(folder), "--out", str(out), "--quiet",
-                 "--probe-images", "60", "--hidden-width", "64"]) == 0
+    assert (
+        main(
+            [
+                "mnist",
+                "--preset",
+                "quick",
+                "--mnist-dir",
+                str(folder),
+                "--out",
+                str(out),
+                "--quiet",
+                "--probe-images",
+                "60",
+                "--hidden-width",
+                "64",
+            ]
+        )
+        == 0
+    )
     summary = read_json(out / "summary.json")
-    assert summary["image_shape"] == [12, 10] and summary["train_images"] == 300 and summary["test_images"] == 80
+    assert (
+        summary["image_shape"] == [12, 10] and summary["train_images"] == 300 and summary["test_images"] == 80
+    )
     with np.load(out / "arrays.npz") as arrays:
         assert arrays["images"].shape == (60, 12, 10)
     assert (out / "figures" / "output_grid.png").is_file()

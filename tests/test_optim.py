@@ -7,11 +7,9 @@ import json
 import math
 
 import pytest
-import torch
 from torch import nn
 
-from denselab import cli
-from denselab import runner
+from denselab import cli, runner
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance
 from denselab.studies import arms, optim
@@ -22,8 +20,10 @@ TINY = runner.TINY["optim"]  # the one table of tiny settings (tests/conftest.py
 
 def _strict(path):
     """Parse JSON refusing NaN/Infinity (the contract's strict JSON)."""
+
     def bad(token):
         raise ValueError(f"non-strict JSON constant {token} in {path}")
+
     with open(path) as f:
         return json.load(f, parse_constant=bad)
 
@@ -61,7 +61,9 @@ def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):
     saved = _strict(tmp_path / "summary.json")
     assert saved["runs"] == json.loads(json.dumps(summary["runs"]))
     runs = {(r["optimizer"], r["activation"], r["init"]): r for r in saved["runs"]}
-    assert set(runs) == {(o, a, i) for o in ("sgd", "adam") for a, i in (("sigmoid", "normal"), ("relu", "he"))}
+    assert set(runs) == {
+        (o, a, i) for o in ("sgd", "adam") for a, i in (("sigmoid", "normal"), ("relu", "he"))
+    }
     blown = runs[("sgd", "relu", "he")]
     assert blown["diverged"] is True
     assert blown["diverged_at"]["epoch"] == 1 and blown["diverged_at"]["global_step"] >= 1
@@ -71,7 +73,9 @@ def test_divergent_run_is_flagged_and_study_goes_on(tmp_path, data_dir):
         r = runs[key]
         assert r["diverged"] is False and len(r["train_loss"]) == 1 and 0.0 <= r["test_accuracy"][0] <= 1.0
     for r in saved["runs"]:  # the CONTRACT's keys
-        assert {"optimizer", "activation", "init", "seed", "train_loss", "test_accuracy", "diverged"} <= set(r)
+        assert {"optimizer", "activation", "init", "seed", "train_loss", "test_accuracy", "diverged"} <= set(
+            r
+        )
     assert "notes" not in saved
     labels = {(a["optimizer"], a["activation"]): a["label"] for a in saved["arms"]}
     assert labels[("sgd", "sigmoid")] == "SGD lr 10000, sigmoid + N(0, 0.01²)"
@@ -110,8 +114,25 @@ def test_resume_reuses_finished_runs_and_redoes_missing_ones(tmp_path, data_dir)
     # a lost file and a file of another spec are trained again; the rest are reused (the spec on disk is the
     # job's fields as JSON: the same keys as before the job became a dataclass, so older run files resume)
     assert set(_strict(files[0])["spec"]) == {
-        "study", "arm", "activation", "init", "init_std", "widths", "dropout", "optimizer", "lr", "epochs",
-        "batch_size", "train_subset", "test_subset", "data_seed", "seed", "eval_train", "probe_size", "trace_steps"}
+        "study",
+        "arm",
+        "activation",
+        "init",
+        "init_std",
+        "widths",
+        "dropout",
+        "optimizer",
+        "lr",
+        "epochs",
+        "batch_size",
+        "train_subset",
+        "test_subset",
+        "data_seed",
+        "seed",
+        "eval_train",
+        "probe_size",
+        "trace_steps",
+    }
     files[0].unlink()
     other = _strict(files[1])
     other["spec"]["epochs"] = 99

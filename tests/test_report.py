@@ -21,8 +21,7 @@ import nbformat
 import pytest
 
 from denselab.cli import main
-from denselab.report import build_report, cells, dropout, fmt, mnist_text, optim_text, sources
-from denselab.report import denoise_text
+from denselab.report import build_report, cells, denoise_text, dropout, fmt, mnist_text, optim_text, sources
 from denselab.report.notebook import build_notebook
 from denselab.report.render import MATHJAX_CDN, execute, external_refs
 from denselab.runner import TINY
@@ -32,8 +31,11 @@ METHODS = {"mnist": mnist_text, "denoise": denoise_text, "optim": optim_text, "d
 
 # every study's quick preset cut down to seconds (the runner's one table), with the optim sweep on: the real code
 # paths and files, tiny data
-TINY_RUN = {**TINY, "optim": {**TINY["optim"], "lr_sweep": True, "sweep_lrs": (0.1,), "scaling_check": True},
-            "mnist": {**TINY["mnist"], "tsne_iterations": 250}}
+TINY_RUN = {
+    **TINY,
+    "optim": {**TINY["optim"], "lr_sweep": True, "sweep_lrs": (0.1,), "scaling_check": True},
+    "mnist": {**TINY["mnist"], "tsne_iterations": 250},
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,11 @@ def summary(root: Path, study: str) -> dict:
 
 def listed_media(root: Path) -> tuple[int, int]:
     """(figures, clips) the studies list in their summaries: what the report must show, each once."""
-    figs = {(s, str(p)) for s in ("mnist", "denoise", "optim", "dropout") for p in summary(root, s).get("figures") or []}
+    figs = {
+        (s, str(p))
+        for s in ("mnist", "denoise", "optim", "dropout")
+        for p in summary(root, s).get("figures") or []
+    }
     d = summary(root, "denoise")
     if isinstance(d.get("figures"), dict):
         figs = {f for f in figs if f[0] != "denoise"} | {("denoise", p) for p in d["figures"].values()}
@@ -74,8 +80,10 @@ def listed_media(root: Path) -> tuple[int, int]:
 
 def count_media(html: str) -> tuple[int, int]:
     """(<img> with a data: PNG, <audio> whose source is a data: URI) in an HTML text."""
-    return (len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)),
-            len(re.findall(r"<audio[^>]*>\s*<source src=\"data:audio/[^;\"]+;base64,", html)))
+    return (
+        len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)),
+        len(re.findall(r"<audio[^>]*>\s*<source src=\"data:audio/[^;\"]+;base64,", html)),
+    )
 
 
 def markdown_of(nb) -> str:
@@ -84,14 +92,16 @@ def markdown_of(nb) -> str:
 
 # ------------------------------------------------------------------------------------------ the built report
 
+
 def test_notebook_runs_and_shows_the_code_that_ran(report: Path) -> None:
     nb = nbformat.read(str(report / "report.ipynb"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs for c in code), "every code cell shows something"
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     shown = [c for c in code if c.source.startswith("%%code_that_ran")]
-    assert len(shown) == sum(len(sources.by_module(d)) for s in sources.SOURCES.values() for e in s.values()
-                             for _, d in e)
+    assert len(shown) == sum(
+        len(sources.by_module(d)) for s in sources.SOURCES.values() for e in s.values() for _, d in e
+    )
     said = "".join(o.get("text", "") for c in shown for o in c.outputs)
     assert "DIFFERS" not in said and said.count("identical to the installed") == len(sources.all_names())
     # at least one function that trained or evaluated each problem's model
@@ -102,14 +112,41 @@ def test_notebook_runs_and_shows_the_code_that_ran(report: Path) -> None:
 
 def test_sections_are_numbered_and_quote_the_assignment(report: Path) -> None:
     nb = nbformat.read(str(report / "report.ipynb"), as_version=4)
-    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
-                if line.startswith("#")]
-    for number in ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "2.6–2.7", "2.8–2.9", "2.10–2.12",
-                   "2.13", "3.1–3.3", "3.4–3.5", "3.6", "4.1–4.2", "4.3–4.4", "4.5"]:
+    headings = [
+        line
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("#")
+    ]
+    for number in [
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "1.5",
+        "1.6",
+        "1.7",
+        "1.8",
+        "2.6–2.7",
+        "2.8–2.9",
+        "2.10–2.12",
+        "2.13",
+        "3.1–3.3",
+        "3.4–3.5",
+        "3.6",
+        "4.1–4.2",
+        "4.3–4.4",
+        "4.5",
+    ]:
         assert any(h.split(" ", 2)[1] == number for h in headings if " " in h), number
     text = markdown_of(nb)
-    for question in ("Do you think this raw image samples are easy to classify?", "What would have been the ideal",
-                     "check out if this layer gives you a better representation", "Explain your observation."):
+    for question in (
+        "Do you think this raw image samples are easy to classify?",
+        "What would have been the ideal",
+        "check out if this layer gives you a better representation",
+        "Explain your observation.",
+    ):
         assert question in text
     answers = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer.**")]
     assert len(answers) >= 6
@@ -143,15 +180,30 @@ def test_report_reads_the_study_verdicts(report: Path) -> None:
 def render(html: Path, tmp: Path) -> tuple[str, int]:
     """(DOM after loading, number of distinct colours in a screenshot) of `html` in headless Chromium, with
     every host lookup failing: the page must show its content with no network at all."""
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp / 'profile'}"]
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp / 'profile'}",
+    ]
     url = html.resolve().as_uri()
-    dom = subprocess.run(flags + ["--virtual-time-budget=10000", "--dump-dom", url], capture_output=True,
-                         text=True, timeout=180).stdout
+    dom = subprocess.run(
+        flags + ["--virtual-time-budget=10000", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    ).stdout
     shot = tmp / "shot.png"
-    subprocess.run(flags + ["--window-size=1200,2400", f"--screenshot={shot}", url], capture_output=True,
-                   timeout=180)
+    subprocess.run(
+        flags + ["--window-size=1200,2400", f"--screenshot={shot}", url], capture_output=True, timeout=180
+    )
     from PIL import Image
 
     with Image.open(shot) as im:
@@ -177,8 +229,10 @@ def test_chromium_renders_figures_players_and_maths(report: Path, tmp_path: Path
     assert not unrendered_math(dom)
 
 
-@pytest.mark.skipif(not os.environ.get("DENSELAB_REPORT_RUN"),
-                    reason="set DENSELAB_REPORT_RUN to a `denselab all` output folder")
+@pytest.mark.skipif(
+    not os.environ.get("DENSELAB_REPORT_RUN"),
+    reason="set DENSELAB_REPORT_RUN to a `denselab all` output folder",
+)
 def test_report_of_a_real_run(tmp_path: Path) -> None:
     """The acceptance check on a whole run, e.g. after `denselab all --preset quick --out runs/q`:
     DENSELAB_REPORT_RUN=runs/q pytest tests/test_report.py -k real_run"""
@@ -195,10 +249,16 @@ def test_report_of_a_real_run(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ method from config
 
+
 def method_cell(root: Path, study: str) -> str:
     nb = build_notebook(root)
-    return next(c.source for c in nb.cells if c.cell_type == "markdown" and "**Method.**" in c.source
-                and c.source.startswith(f"# Problem {list(METHODS).index(study) + 1} "))
+    return next(
+        c.source
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        and "**Method.**" in c.source
+        and c.source.startswith(f"# Problem {list(METHODS).index(study) + 1} ")
+    )
 
 
 CHANGES = {  # study: (setting, new value, what the method must then say)
@@ -212,7 +272,9 @@ CHANGES = {  # study: (setting, new value, what the method must then say)
 @pytest.mark.parametrize("study", list(CHANGES))
 def test_method_text_follows_config_json(tiny_run: Path, tmp_path: Path, study: str) -> None:
     root = tmp_path / "copy"
-    shutil.copytree(tiny_run / study, root / study, ignore=shutil.ignore_patterns("runs", "*.pt", "*.npz", "audio"))
+    shutil.copytree(
+        tiny_run / study, root / study, ignore=shutil.ignore_patterns("runs", "*.pt", "*.npz", "audio")
+    )
     before = method_cell(root, study)
     key, value, words = CHANGES[study]
     record = json.loads((root / study / "config.json").read_text())
@@ -273,6 +335,7 @@ def test_command_line_reproduces_the_run(tiny_run: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ the code it shows
 
+
 def test_every_source_name_resolves() -> None:
     """A function that moved or was renamed must be fixed in `sources.SOURCES`, not silently dropped."""
     for name in sources.all_names():
@@ -305,23 +368,37 @@ def test_the_code_shown_is_the_code_the_study_started_with(tiny_run: Path, tmp_p
     name = "denselab.studies.dropout.jobs"
     ran = saved["functions"][name].replace('"""', '"""(as it ran) ', 1)
     path.write_text(json.dumps({**saved, "functions": {**saved["functions"], name: ran}}))
-    shown = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "code"]
+    shown = [
+        c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "code"
+    ]
     assert any("(as it ran)" in c for c in shown)
     # a name the file does not record (added to the table later) is shown as installed, and the sentence says so
-    path.write_text(json.dumps({**saved, "functions": {k: v for k, v in saved["functions"].items() if k != name}}))
-    text = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "markdown"]
+    path.write_text(
+        json.dumps({**saved, "functions": {k: v for k, v in saved["functions"].items() if k != name}})
+    )
+    text = [
+        c.source
+        for c in cells.code_that_ran(cells.Study("dropout", root), "4.2")
+        if c.cell_type == "markdown"
+    ]
     assert [("does not record `jobs`" in t) for t in text] == [False, True]
     path.unlink()
-    text = [c.source for c in cells.code_that_ran(cells.Study("dropout", root), "4.2") if c.cell_type == "markdown"]
+    text = [
+        c.source
+        for c in cells.code_that_ran(cells.Study("dropout", root), "4.2")
+        if c.cell_type == "markdown"
+    ]
     assert all("sources.json` is missing" in t for t in text)
 
 
 # ------------------------------------------------------------------------------------------ robustness
 
+
 def wav(path: Path, freq: float, seconds: float = 0.25, sr: int = 8000) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / sr)))
-                      for i in range(int(seconds * sr)))
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / sr))) for i in range(int(seconds * sr))
+    )
     with wave.open(str(path), "wb") as f:
         f.setnchannels(1)
         f.setsampwidth(2)
@@ -336,11 +413,20 @@ def write(path: Path, obj: dict) -> None:
 
 def test_missing_studies_and_keys_get_notes(tmp_path: Path) -> None:
     root = tmp_path / "results"
-    write(root / "mnist" / "summary.json", {"test_accuracy": 0.99})  # no layers, no grids, no figures, no config
+    write(
+        root / "mnist" / "summary.json", {"test_accuracy": 0.99}
+    )  # no layers, no grids, no figures, no config
     wav(root / "denoise" / "audio" / "a_recons.wav", 300)
-    write(root / "denoise" / "summary.json", {  # the CONTRACT's keys only, one test output missing
-        "validation_snr_db": 12.5, "validation_input_snr_db": 1.6, "train_seconds": 3.0, "model": "mask",
-        "tests": [{"input": "nowhere/a.wav", "output": "audio/a_recons.wav"}]})
+    write(
+        root / "denoise" / "summary.json",
+        {  # the CONTRACT's keys only, one test output missing
+            "validation_snr_db": 12.5,
+            "validation_input_snr_db": 1.6,
+            "train_seconds": 3.0,
+            "model": "mask",
+            "tests": [{"input": "nowhere/a.wav", "output": "audio/a_recons.wav"}],
+        },
+    )
     (root / "optim").mkdir()
     paths = build_report(root, quiet=True)
     nb = nbformat.read(str(paths[0]), as_version=4)
@@ -388,63 +474,133 @@ def test_maths_falls_back_to_the_cdn_without_the_vendored_file(monkeypatch, tmp_
 
 # ------------------------------------------------------------------------------------------ the prose
 
+
 def test_mnist_answers_follow_the_numbers() -> None:
-    assert "above the assignment's 98 % bar, 0.2 points short of our own 98.5 %" in \
-        mnist_text.classifier({"test_accuracy": 0.983})
+    assert "above the assignment's 98 % bar, 0.2 points short of our own 98.5 %" in mnist_text.classifier(
+        {"test_accuracy": 0.983}
+    )
     assert "1.0 points short of the assignment's 98 % bar" in mnist_text.classifier({"test_accuracy": 0.97})
-    layers = [{"name": n, "knn_accuracy_2d_tsne": t, "knn_accuracy_2d_pca": p} for n, t, p in
-              zip(["raw", "hidden1", "output"], [0.93, 0.95, 0.97], [0.45, 0.62, 0.9])]
+    layers = [
+        {"name": n, "knn_accuracy_2d_tsne": t, "knn_accuracy_2d_pca": p}
+        for n, t, p in zip(["raw", "hidden1", "output"], [0.93, 0.95, 0.97], [0.45, 0.62, 0.9])
+    ]
     assert mnist_text.raw({"layers": layers}).startswith("**Only with a nonlinear view.**")
     assert mnist_text.hidden1({"layers": layers}).startswith("**Yes, better.**")
     assert "from `output` on" in mnist_text.all_layers({"layers": layers})
 
 
 def test_optim_answer_uses_the_study_verdicts() -> None:
-    arms = [{"optimizer": "sgd", "lr": 1.0, "activation": "relu", "init": "he", "outcome": "diverged",
-             "expected": "learns", "seeds": [0], "diverged_at": [{"epoch": 1, "global_step": 37}]},
-            {"optimizer": "sgd", "lr": 1.0, "activation": "sigmoid", "init": "normal", "outcome": "stuck",
-             "expected": "stuck", "seeds": [0], "final_test_accuracy": {"mean": 0.95, "min": 0.95, "max": 0.95}}]
-    out = optim_text.outcomes({"arms": arms, "thresholds": {"stuck_below_test_accuracy": 0.2,
-                                                            "learns_from_test_accuracy": 0.9}})
+    arms = [
+        {
+            "optimizer": "sgd",
+            "lr": 1.0,
+            "activation": "relu",
+            "init": "he",
+            "outcome": "diverged",
+            "expected": "learns",
+            "seeds": [0],
+            "diverged_at": [{"epoch": 1, "global_step": 37}],
+        },
+        {
+            "optimizer": "sgd",
+            "lr": 1.0,
+            "activation": "sigmoid",
+            "init": "normal",
+            "outcome": "stuck",
+            "expected": "stuck",
+            "seeds": [0],
+            "final_test_accuracy": {"mean": 0.95, "min": 0.95, "max": 0.95},
+        },
+    ]
+    out = optim_text.outcomes(
+        {"arms": arms, "thresholds": {"stuck_below_test_accuracy": 0.2, "learns_from_test_accuracy": 0.9}}
+    )
     assert "diverged (non-finite loss): ReLU + He (step 37, epoch 1)" in out
-    assert "stuck near chance: sigmoid + N(0, 0.01²) 95.0 %" in out  # the study said stuck: the report repeats it
+    assert (
+        "stuck near chance: sigmoid + N(0, 0.01²) 95.0 %" in out
+    )  # the study said stuck: the report repeats it
     assert "1 of 2 arms behave as expected" in out and "learning rate's doing" in out
     assert "g ≈ 0.0032 per layer" in out  # 512 · 0.01² / 16
 
 
 def test_scaling_answer_says_which_verdict_depends_on_it() -> None:
     def arm(init, scaling, outcome):
-        return {"optimizer": "sgd", "lr": 1.0, "activation": "relu", "init": init, "input_scaling": scaling,
-                "outcome": outcome, "final_test_accuracy": {"mean": 0.6}}
-    out = optim_text.scaling({"scaling": {"default": "standardise", "arms": [
-        arm("xavier", "standardise", "diverged"), arm("xavier", "unit", "learns slowly"),
-        arm("he", "standardise", "diverged"), arm("he", "unit", "diverged")]}})
+        return {
+            "optimizer": "sgd",
+            "lr": 1.0,
+            "activation": "relu",
+            "init": init,
+            "input_scaling": scaling,
+            "outcome": outcome,
+            "final_test_accuracy": {"mean": 0.6},
+        }
+
+    out = optim_text.scaling(
+        {
+            "scaling": {
+                "default": "standardise",
+                "arms": [
+                    arm("xavier", "standardise", "diverged"),
+                    arm("xavier", "unit", "learns slowly"),
+                    arm("he", "standardise", "diverged"),
+                    arm("he", "unit", "diverged"),
+                ],
+            }
+        }
+    )
     assert "standardised pixels: diverged (non-finite loss); pixels in [0, 1]: learns slowly (60.0 %)" in out
-    assert "The verdict of ReLU + Xavier depends on that choice" in out and "verdict of ReLU + He holds under both" in out
+    assert (
+        "The verdict of ReLU + Xavier depends on that choice" in out
+        and "verdict of ReLU + He holds under both" in out
+    )
 
 
 def test_dropout_answer_uses_the_study_verdicts() -> None:
     def arm(drop, overfits, gap):
-        return {"activation": "relu", "init": "he", "dropout": drop, "overfits": overfits,
-                "final_train_accuracy": {"mean": 0.99}, "final_test_accuracy": {"mean": 0.99 - gap},
-                "final_gap_accuracy": {"mean": gap}, "test_loss_rise": {"mean": 0.4 if overfits else 0.0},
-                "min_test_loss_epoch": [2]}
+        return {
+            "activation": "relu",
+            "init": "he",
+            "dropout": drop,
+            "overfits": overfits,
+            "final_train_accuracy": {"mean": 0.99},
+            "final_test_accuracy": {"mean": 0.99 - gap},
+            "final_gap_accuracy": {"mean": gap},
+            "test_loss_rise": {"mean": 0.4 if overfits else 0.0},
+            "min_test_loss_epoch": [2],
+        }
+
     out = dropout.gap({"arms": [arm(False, True, 0.03), arm(True, False, 0.01)], "overfit_threshold": 0.05})
     assert "more than 5 % above its lowest" in out and "shrinks the accuracy gap by 2.0 points" in out
     assert "with dropout ReLU + He no longer does" in out
 
 
 def test_denoise_answer_prefers_the_heldout_part() -> None:
-    s = {"validation_snr_db": 13.0, "validation_input_snr_db": 1.0, "heldout_snr_db": 11.0,
-         "heldout_input_snr_db": 2.0, "model": "mask", "baselines": {"noisy": 1.0, "wiener": 6.0, "oracle": 16.0}}
+    s = {
+        "validation_snr_db": 13.0,
+        "validation_input_snr_db": 1.0,
+        "heldout_snr_db": 11.0,
+        "heldout_input_snr_db": 2.0,
+        "model": "mask",
+        "baselines": {"noisy": 1.0, "wiener": 6.0, "oracle": 16.0},
+    }
     out = denoise_text.validation(s)
     assert "**held-out test part**" in out and "**11.0 dB**" in out and "gain of 9.0 dB" in out
     assert "closes 80 %" in out and "meets our own 12.0 dB" in out and "refit" not in out
     refit = denoise_text.validation({**s, "refit": {"variant": "mask", "epochs": 10}})
     assert "denoiser (refit on training + validation) scores **11.0 dB**" in refit
     assert "its first fit, before the refit, scores 13.0 dB" in refit
-    two = {**s, "variants": {"mask": {"validation_snr_db": 13.0, "heldout_snr_db": 11.0},
-                             "magnitude": {"validation_snr_db": 10.0, "heldout_snr_db": 9.0}}}
-    assert "(chosen on validation, so the held-out numbers are the fair comparison)." in denoise_text.variants(two)
-    assert "11.0 dB on the held-out test part (after its refit)" in denoise_text.variants({**two, "refit": {"epochs": 10}})
+    two = {
+        **s,
+        "variants": {
+            "mask": {"validation_snr_db": 13.0, "heldout_snr_db": 11.0},
+            "magnitude": {"validation_snr_db": 10.0, "heldout_snr_db": 9.0},
+        },
+    }
+    assert (
+        "(chosen on validation, so the held-out numbers are the fair comparison)."
+        in denoise_text.variants(two)
+    )
+    assert "11.0 dB on the held-out test part (after its refit)" in denoise_text.variants(
+        {**two, "refit": {"epochs": 10}}
+    )
     assert fmt.db(None) == "n/a"

@@ -26,13 +26,19 @@ def test_registry_names_every_study_once() -> None:
         assert set(TINY[study.name]) <= fields, f"TINY[{study.name!r}] names fields {study.name}.Config lacks"
 
 
-@pytest.mark.parametrize("cmd, bad", [
-    (["mnist"], ["--epochs", "0"]),
-    (["denoise", "train"], ["--hidden", "64"]),
-    (["optim"], ["--epochs", "0"]),
-    (["dropout"], ["--epochs", "0"]),
-], ids=lambda v: " ".join(v))
-def test_bad_value_fails_before_out_is_touched(tmp_path: Path, capsys, cmd: list[str], bad: list[str]) -> None:
+@pytest.mark.parametrize(
+    "cmd, bad",
+    [
+        (["mnist"], ["--epochs", "0"]),
+        (["denoise", "train"], ["--hidden", "64"]),
+        (["optim"], ["--epochs", "0"]),
+        (["dropout"], ["--epochs", "0"]),
+    ],
+    ids=lambda v: " ".join(v),
+)
+def test_bad_value_fails_before_out_is_touched(
+    tmp_path: Path, capsys, cmd: list[str], bad: list[str]
+) -> None:
     out = tmp_path / "x"
     assert main([*cmd, "--preset", "quick", *bad, "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -45,7 +51,19 @@ def test_corrected_command_runs_without_force(tmp_path: Path, data_dir: Path, ti
     out = tmp_path / "x"
     assert main(["mnist", "--epochs", "0", "--out", str(out), "--data-dir", str(data_dir), "--quiet"]) == 2
     assert "--epochs must be at least 1" in capsys.readouterr().err
-    assert main(["mnist", *tiny_args("mnist", tsne_iterations=250), "--out", str(out), "--data-dir", str(data_dir),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "mnist",
+                *tiny_args("mnist", tsne_iterations=250),
+                "--out",
+                str(out),
+                "--data-dir",
+                str(data_dir),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert read_json(out / "config.json")["config"]["epochs"] == 1
     assert (out / "summary.json").is_file()

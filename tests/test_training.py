@@ -10,15 +10,24 @@ import torch
 from denselab.data import load_mnist, normalize
 from denselab.errors import DenselabError
 from denselab.models import build_mlp
-from denselab.training import (batch_indices, evaluate, fit, make_optimizer, one_cycle, resolve_device,
-                               seed_everything)
+from denselab.training import (
+    batch_indices,
+    evaluate,
+    fit,
+    make_optimizer,
+    one_cycle,
+    resolve_device,
+    seed_everything,
+)
 
 
 @pytest.fixture(scope="module")
 def small_mnist(mnist_dir):
     d = load_mnist(mnist_dir, download=False)
-    return (normalize(d.train_images[:2000]), d.train_labels[:2000]), (normalize(d.test_images[:500]),
-                                                                       d.test_labels[:500])
+    return (normalize(d.train_images[:2000]), d.train_labels[:2000]), (
+        normalize(d.test_images[:500]),
+        d.test_labels[:500],
+    )
 
 
 def _run(train, test, seed=0, lr=1e-3, opt="adam", epochs=2, activation="relu", init="he"):
@@ -86,8 +95,9 @@ def test_one_cycle_matches_torch(total: int, warmup: float) -> None:
     params = [torch.nn.Parameter(torch.zeros(1))]
     ours, ref = torch.optim.SGD(params, lr=0.1), torch.optim.SGD(params, lr=0.1)
     sched = one_cycle(ours, total, warmup)
-    torch_sched = torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=0.1, total_steps=total, pct_start=warmup,
-                                                      cycle_momentum=False, final_div_factor=1e3)
+    torch_sched = torch.optim.lr_scheduler.OneCycleLR(
+        ref, max_lr=0.1, total_steps=total, pct_start=warmup, cycle_momentum=False, final_div_factor=1e3
+    )
     for _ in range(total):
         assert ours.param_groups[0]["lr"] == pytest.approx(ref.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
         ours.step(), sched.step(), ref.step(), torch_sched.step()

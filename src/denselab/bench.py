@@ -28,8 +28,9 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -115,22 +116,35 @@ def step_gemms(widths: list[int], batch: int, device: str) -> list[tuple[str, fl
         w = torch.randn(fan_out, fan_in, device=device)
         b = torch.randn(fan_out, device=device)
         g = torch.randn(batch, fan_out, device=device)
-        y, gx, gw = (torch.empty(batch, fan_out, device=device), torch.empty(batch, fan_in, device=device),
-                     torch.empty(fan_out, fan_in, device=device))
+        y, gx, gw = (
+            torch.empty(batch, fan_out, device=device),
+            torch.empty(batch, fan_in, device=device),
+            torch.empty(fan_out, fan_in, device=device),
+        )
         flops = 2.0 * batch * fan_in * fan_out
         gemms += [
-            (f"layer {layer} forward ({batch}x{fan_in})@({fan_in}x{fan_out})", flops,
-             lambda b=b, x=x, w=w, y=y: torch.addmm(b, x, w.t(), out=y)),
-            (f"layer {layer} grad_input ({batch}x{fan_out})@({fan_out}x{fan_in})", flops,
-             lambda g=g, w=w, gx=gx: torch.mm(g, w, out=gx)),
-            (f"layer {layer} grad_weight ({fan_out}x{batch})@({batch}x{fan_in})", flops,
-             lambda g=g, x=x, gw=gw: torch.mm(g.t(), x, out=gw)),
+            (
+                f"layer {layer} forward ({batch}x{fan_in})@({fan_in}x{fan_out})",
+                flops,
+                lambda b=b, x=x, w=w, y=y: torch.addmm(b, x, w.t(), out=y),
+            ),
+            (
+                f"layer {layer} grad_input ({batch}x{fan_out})@({fan_out}x{fan_in})",
+                flops,
+                lambda g=g, w=w, gx=gx: torch.mm(g, w, out=gx),
+            ),
+            (
+                f"layer {layer} grad_weight ({fan_out}x{batch})@({batch}x{fan_in})",
+                flops,
+                lambda g=g, x=x, gw=gw: torch.mm(g.t(), x, out=gw),
+            ),
         ]
     return gemms
 
 
-def group_step_gemms(widths: list[int], batch: int, runs: int,
-                     device: str) -> list[tuple[str, float, Callable[[], None]]]:
+def group_step_gemms(
+    widths: list[int], batch: int, runs: int, device: str
+) -> list[tuple[str, float, Callable[[], None]]]:
     """Every GEMM of one training step of `runs` `widths` MLPs trained as one group (`training.batched`: weights
     stacked (runs, in, out)): forward baddbmm(b, x, W), grad-input bmm(g, W^T), grad-weight bmm(x^T, g), none for
     the first layer's input. What the study's products alone reach on its own shapes: the ceiling of its
@@ -141,20 +155,36 @@ def group_step_gemms(widths: list[int], batch: int, runs: int,
         w = torch.randn(runs, fan_in, fan_out, device=device)
         b = torch.randn(runs, 1, fan_out, device=device)
         g = torch.randn(runs, batch, fan_out, device=device)
-        y, gx, gw = (torch.empty(runs, batch, fan_out, device=device),
-                     torch.empty(runs, batch, fan_in, device=device),
-                     torch.empty(runs, fan_in, fan_out, device=device))
+        y, gx, gw = (
+            torch.empty(runs, batch, fan_out, device=device),
+            torch.empty(runs, batch, fan_in, device=device),
+            torch.empty(runs, fan_in, fan_out, device=device),
+        )
         flops = 2.0 * runs * batch * fan_in * fan_out
-        gemms.append((f"layer {layer} forward", flops, lambda b=b, x=x, w=w, y=y: torch.baddbmm(b, x, w, out=y)))
+        gemms.append(
+            (f"layer {layer} forward", flops, lambda b=b, x=x, w=w, y=y: torch.baddbmm(b, x, w, out=y))
+        )
         if layer > 1:
-            gemms.append((f"layer {layer} grad_input", flops,
-                          lambda g=g, w=w, gx=gx: torch.bmm(g, w.transpose(1, 2), out=gx)))
-        gemms.append((f"layer {layer} grad_weight", flops,
-                      lambda g=g, x=x, gw=gw: torch.bmm(x.transpose(1, 2), g, out=gw)))
+            gemms.append(
+                (
+                    f"layer {layer} grad_input",
+                    flops,
+                    lambda g=g, w=w, gx=gx: torch.bmm(g, w.transpose(1, 2), out=gx),
+                )
+            )
+        gemms.append(
+            (
+                f"layer {layer} grad_weight",
+                flops,
+                lambda g=g, x=x, gw=gw: torch.bmm(x.transpose(1, 2), g, out=gw),
+            )
+        )
     return gemms
 
 
-def time_gemms(gemms: list[tuple[str, float, Callable[[], None]]], best: dict[str, float], device: str) -> None:
+def time_gemms(
+    gemms: list[tuple[str, float, Callable[[], None]]], best: dict[str, float], device: str
+) -> None:
     """Time each GEMM once and keep its best time in `best` (label -> seconds): the per-shape rates."""
     for label, _, run in gemms:
         _sync(device)
@@ -185,23 +215,30 @@ def train_window_seconds(study, config, data, device: str, steps: int) -> float:
     `steps` batches each, timed over the second (the first pays allocator and thread warm-up).
     The test set is cut to 10 images, so the per-epoch test pass costs next to nothing."""
     n = steps * config.batch_size
-    sub = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n],
-                              x_test=data.x_test[:10], y_test=data.y_test[:10])
+    sub = dataclasses.replace(
+        data,
+        x_train=data.x_train[:n],
+        y_train=data.y_train[:n],
+        x_test=data.x_test[:10],
+        y_test=data.y_test[:10],
+    )
     _, history, _ = study.train_classifier(dataclasses.replace(config, epochs=2), sub, device, quiet=True)
     if history.diverged or len(history.epoch_seconds) < 2:
         return math.nan
     return history.epoch_seconds[1]
 
 
-def measure_training(study, config, data, device: str, windows: int, steps: int,
-                     runtime: Runtime) -> dict[str, Any]:
+def measure_training(
+    study, config, data, device: str, windows: int, steps: int, runtime: Runtime
+) -> dict[str, Any]:
     """Interleave GEMM-peak repetitions with training windows; each keeps its best (fastest) repetition."""
     widths = [data.x_train.shape[1]] + [config.hidden_width] * config.hidden_layers + [NUM_CLASSES]
     batch = config.batch_size
     steps = max(4, steps)  # the one-cycle schedule needs a step or more in each of its phases
     if len(data.x_train) < steps * batch:
-        raise DenselabError(f"the bench needs {steps} batches of {batch} training images; "
-                            f"only {len(data.x_train)} are there")
+        raise DenselabError(
+            f"the bench needs {steps} batches of {batch} training images; only {len(data.x_train)} are there"
+        )
     gemms = step_gemms(widths, batch, device)
     best: dict[str, float] = {}
     time_gemms(gemms, best, device)  # warm-up
@@ -224,14 +261,29 @@ def measure_training(study, config, data, device: str, windows: int, steps: int,
         "train_gflops": train,
         "train_to_peak_ratio": train / peak,
         "train": {
-            "widths": widths, "batch_size": batch, "parameters": params,
-            "flops_per_step": 6.0 * params * batch, "step_seconds": step_seconds,
-            "steps_per_window": steps, "window_seconds": window_seconds,
-            "recipe": {k: getattr(config, k) for k in ("optimizer", "lr", "weight_decay", "label_smoothing",
-                                                         "input_dropout", "hidden_dropout", "shift_pixels")},
+            "widths": widths,
+            "batch_size": batch,
+            "parameters": params,
+            "flops_per_step": 6.0 * params * batch,
+            "step_seconds": step_seconds,
+            "steps_per_window": steps,
+            "window_seconds": window_seconds,
+            "recipe": {
+                k: getattr(config, k)
+                for k in (
+                    "optimizer",
+                    "lr",
+                    "weight_decay",
+                    "label_smoothing",
+                    "input_dropout",
+                    "hidden_dropout",
+                    "shift_pixels",
+                )
+            },
         },
         "peak": {
-            "gemm_step_seconds": min(gemm_seconds) / steps, "gemm_step_flops": gemm_flops,
+            "gemm_step_seconds": min(gemm_seconds) / steps,
+            "gemm_step_flops": gemm_flops,
             "block_seconds": gemm_seconds,
             "gemms": [{"gemm": label, "gflops": f / best[label] / 1e9} for label, f, _ in gemms],
         },
@@ -241,7 +293,10 @@ def measure_training(study, config, data, device: str, windows: int, steps: int,
 # ----------------------------------------------------------------------------------- Studies 3 and 4
 
 ARM_STUDIES = ("optim", "dropout")
-ARM_WINDOW_STEPS = {"optim": 24, "dropout": 8}  # batches per window epoch: seconds for the study's whole group
+ARM_WINDOW_STEPS = {
+    "optim": 24,
+    "dropout": 8,
+}  # batches per window epoch: seconds for the study's whole group
 TINY_ARMS = {"hidden_width": 32, "hidden_layers": 2, "seeds": 1, "lr_sweep": False}
 
 
@@ -252,10 +307,15 @@ def arm_window(name: str, runtime: Runtime, seed: int, steps: int, tiny: bool = 
     from denselab.studies import arms
 
     module = REGISTRY[name].module
-    config = study_config(name, "full", {"seed": seed, **({k: v for k, v in TINY_ARMS.items()
-                                                           if hasattr(module.Config, k)} if tiny else {})})
+    config = study_config(
+        name,
+        "full",
+        {"seed": seed, **({k: v for k, v in TINY_ARMS.items() if hasattr(module.Config, k)} if tiny else {})},
+    )
     jobs = module.jobs(config)
-    jobs = [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs  # optim: (main, sweep, check)
+    jobs = (
+        [j for part in jobs for j in part] if isinstance(jobs, tuple) else jobs
+    )  # optim: (main, sweep, check)
     group = max(arms.group_jobs(jobs), key=len)
     j0 = group[0]
     train_size, test_size = j0.train_subset or 60000, j0.test_subset or 10000
@@ -263,14 +323,35 @@ def arm_window(name: str, runtime: Runtime, seed: int, steps: int, tiny: bool = 
     n_train = steps * j0.batch_size
     n_test = max(1, round(n_train * test_size / train_size))
     probe = max(1, round(j0.probe_size * 2 * steps / study_steps))
-    window = [dataclasses.replace(j, epochs=2, train_subset=n_train, test_subset=n_test, probe_size=probe,
-                                  trace_steps=min(j.trace_steps, 2 * steps)) for j in group]
-    data = arms.load_data(runtime, dataclasses.replace(config, train_subset=n_train, test_subset=n_test),
-                          j0.input_scaling)
-    return window, data, {"group_size": len(group), "widths": list(j0.widths), "batch_size": j0.batch_size,
-                          "steps_per_window": steps, "train_images": n_train, "test_images": n_test,
-                          "eval_train": j0.eval_train, "probe_size": probe,
-                          "parameters": count_parameters(build_mlp(j0.widths))}
+    window = [
+        dataclasses.replace(
+            j,
+            epochs=2,
+            train_subset=n_train,
+            test_subset=n_test,
+            probe_size=probe,
+            trace_steps=min(j.trace_steps, 2 * steps),
+        )
+        for j in group
+    ]
+    data = arms.load_data(
+        runtime, dataclasses.replace(config, train_subset=n_train, test_subset=n_test), j0.input_scaling
+    )
+    return (
+        window,
+        data,
+        {
+            "group_size": len(group),
+            "widths": list(j0.widths),
+            "batch_size": j0.batch_size,
+            "steps_per_window": steps,
+            "train_images": n_train,
+            "test_images": n_test,
+            "eval_train": j0.eval_train,
+            "probe_size": probe,
+            "parameters": count_parameters(build_mlp(j0.widths)),
+        },
+    )
 
 
 def arm_window_run(window, data, runtime: Runtime, parameters: int) -> tuple[float, float]:
@@ -280,14 +361,17 @@ def arm_window_run(window, data, runtime: Runtime, parameters: int) -> tuple[flo
     from denselab.studies import arms
 
     results = arms.train_group(window, data, dataclasses.replace(runtime, quiet=True))
-    seconds = sum(r["epoch_seconds"][1] for r in results if len(r["epoch_seconds"]) > 1)  # shares of one epoch
+    seconds = sum(
+        r["epoch_seconds"][1] for r in results if len(r["epoch_seconds"]) > 1
+    )  # shares of one epoch
     n_train, n_test = len(data[0][0]), len(data[1][0])
     per_run = parameters * (6 * n_train + 2 * n_test + (2 * n_train if window[0].eval_train else 0))
     return seconds, per_run * sum(not r["diverged"] for r in results)
 
 
-def measure_arm_studies(result: dict[str, Any], runtime: Runtime, seed: int, windows: int,
-                        tiny: bool = False) -> dict[str, Any]:
+def measure_arm_studies(
+    result: dict[str, Any], runtime: Runtime, seed: int, windows: int, tiny: bool = False
+) -> dict[str, Any]:
     """`<study>_train_to_peak_ratio` for Studies 3 and 4: the best of `windows` window runs, each between two
     more blocks of the Study-1 GEMM peak; the peak (and `train_to_peak_ratio`) is then the best of all blocks."""
     steps = result["train"]["steps_per_window"]
@@ -306,11 +390,15 @@ def measure_arm_studies(result: dict[str, Any], runtime: Runtime, seed: int, win
             s, flops = arm_window_run(window, data, runtime, info["parameters"])
             seconds.append(s)
         blocks.append(time_gemm_steps(gemms, steps, runtime.device))
-        details[name] = {**info, "window_seconds": seconds, "window_flops": flops,
-                         "gflops": flops / min(seconds) / 1e9 if min(seconds) > 0 else math.nan,
-                         # the group's own batched products alone, every run live: the ceiling of `gflops`
-                         "group_gemm_block_seconds": group_blocks,
-                         "group_gemm_gflops": group_flops / min(group_blocks) / 1e9}
+        details[name] = {
+            **info,
+            "window_seconds": seconds,
+            "window_flops": flops,
+            "gflops": flops / min(seconds) / 1e9 if min(seconds) > 0 else math.nan,
+            # the group's own batched products alone, every run live: the ceiling of `gflops`
+            "group_gemm_block_seconds": group_blocks,
+            "group_gemm_gflops": group_flops / min(group_blocks) / 1e9,
+        }
     peak = result["peak"]["gemm_step_flops"] * steps / min(blocks) / 1e9
     out = {"peak_gflops": peak, "train_to_peak_ratio": result["train_gflops"] / peak, "arm_training": details}
     out.update({f"{name}_train_to_peak_ratio": d["gflops"] / peak for name, d in details.items()})
@@ -319,8 +407,9 @@ def measure_arm_studies(result: dict[str, Any], runtime: Runtime, seed: int, win
     return out
 
 
-def time_to_accuracy(study, config, data, device: str, quiet: bool,
-                     target: float = TARGET_ACCURACY) -> dict[str, Any]:
+def time_to_accuracy(
+    study, config, data, device: str, quiet: bool, target: float = TARGET_ACCURACY
+) -> dict[str, Any]:
     """Train with the full recipe; the first epoch whose test accuracy reaches `target` and the wall
     seconds up to the end of it (training plus the per-epoch test pass)."""
     _, history, seconds = study.train_classifier(config, data, device, quiet)
@@ -332,15 +421,24 @@ def time_to_accuracy(study, config, data, device: str, quiet: bool,
         "mnist_epochs_to_98_5": None if reached is None else reached + 1,
         "mnist_seconds_to_98_5": None if reached is None else elapsed[reached],
         "mnist": {
-            "target_accuracy": target, "epochs": config.epochs, "train_images": len(data.x_train),
-            "test_images": len(data.x_test), "test_accuracy": history.test_accuracy,
-            "epoch_seconds": history.epoch_seconds, "train_seconds": seconds,
+            "target_accuracy": target,
+            "epochs": config.epochs,
+            "train_images": len(data.x_train),
+            "test_images": len(data.x_test),
+            "test_accuracy": history.test_accuracy,
+            "epoch_seconds": history.epoch_seconds,
+            "train_seconds": seconds,
             "final_test_accuracy": history.test_accuracy[-1] if history.test_accuracy else None,
             "diverged": history.diverged,
             # cross-checks of train_gflops over whole epochs, each epoch's test pass included
-            "run_gflops": 6.0 * params * len(data.x_train) * history.epochs / seconds / 1e9 if seconds else None,
-            "best_epoch_gflops": (6.0 * params * len(data.x_train) / min(history.epoch_seconds) / 1e9
-                                  if history.epoch_seconds else None),
+            "run_gflops": 6.0 * params * len(data.x_train) * history.epochs / seconds / 1e9
+            if seconds
+            else None,
+            "best_epoch_gflops": (
+                6.0 * params * len(data.x_train) / min(history.epoch_seconds) / 1e9
+                if history.epoch_seconds
+                else None
+            ),
         },
     }
 
@@ -348,8 +446,9 @@ def time_to_accuracy(study, config, data, device: str, quiet: bool,
 # ------------------------------------------------------------------------------------ denoise, suite
 
 
-def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | None = None, tiny: bool = False,
-                  reps: int = 3) -> dict[str, Any]:
+def denoise_speed(
+    out: Path, runtime: Runtime, seed: int, model_path: Path | None = None, tiny: bool = False, reps: int = 3
+) -> dict[str, Any]:
     """Seconds of audio denoised per second by `denoise apply` (model loading and WAV reading/writing
     included) on the test WAVs. Without `model_path`, a model of the full preset's size is trained for
     one short epoch first: the speed of applying it does not depend on how well it was trained."""
@@ -364,8 +463,13 @@ def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | Non
     source = "given"
     if model_path is None or not Path(model_path).is_file():
         model_dir = out / "denoise-model"
-        overrides = {"seed": seed, "hidden": study.Config().hidden, "epochs": 1, "model_type": "mask",
-                     **(TINY["denoise"] if tiny else {})}
+        overrides = {
+            "seed": seed,
+            "hidden": study.Config().hidden,
+            "epochs": 1,
+            "model_type": "mask",
+            **(TINY["denoise"] if tiny else {}),
+        }
         _log(runtime, f"training a denoiser to time (1 epoch) into {model_dir}")
         try:
             run_study("denoise", "quick", overrides, model_dir, runtime, force=True)
@@ -380,13 +484,26 @@ def denoise_speed(out: Path, runtime: Runtime, seed: int, model_path: Path | Non
     for _ in range(reps):
         _sync(runtime.device)
         t0 = time.perf_counter()
-        apply_files(str(model_path), [str(p) for p in inputs], out_dir=str(out / "denoised"),
-                          device=runtime.device, quiet=True)
+        apply_files(
+            str(model_path),
+            [str(p) for p in inputs],
+            out_dir=str(out / "denoised"),
+            device=runtime.device,
+            quiet=True,
+        )
         _sync(runtime.device)
         best = min(best, time.perf_counter() - t0)
-    return {"denoise_realtime_factor": audio_seconds / best,
-            "denoise": {"model": str(model_path), "model_source": source, "inputs": [str(p) for p in inputs],
-                        "audio_seconds": audio_seconds, "apply_seconds": best, "repetitions": reps}}
+    return {
+        "denoise_realtime_factor": audio_seconds / best,
+        "denoise": {
+            "model": str(model_path),
+            "model_source": source,
+            "inputs": [str(p) for p in inputs],
+            "audio_seconds": audio_seconds,
+            "apply_seconds": best,
+            "repetitions": reps,
+        },
+    }
 
 
 def suite_times(out: Path, runtime: Runtime, seed: int) -> dict[str, Any]:
@@ -436,19 +553,34 @@ def format_table(result: dict[str, Any]) -> str:
         rows.append((label, "null" if result.get(key) is None else fmt.format(result[key])))
         study = key.removesuffix("_train_to_peak_ratio")
         if study in arm and arm[study].get("group_gemm_to_peak_ratio") is not None:
-            rows.append(("  its batched products alone / peak", f"{arm[study]['group_gemm_to_peak_ratio']:.3f}"))
+            rows.append(
+                ("  its batched products alone / peak", f"{arm[study]['group_gemm_to_peak_ratio']:.3f}")
+            )
     for name, s in (result.get("suite_seconds") or {}).items():
         rows.append((f"suite: {name} --preset full (s)", "failed" if s is None else f"{s:.0f}"))
     m = result["machine"]
-    rows.append(("machine", f"{m['cpu_model']}, {m['cores_physical']} cores, {m['torch_threads']} torch threads, "
-                            f"torch {m['torch_version']}, {m['blas']}, {m['onednn']}, {m['device']}"))
+    rows.append(
+        (
+            "machine",
+            f"{m['cpu_model']}, {m['cores_physical']} cores, {m['torch_threads']} torch threads, "
+            f"torch {m['torch_version']}, {m['blas']}, {m['onednn']}, {m['device']}",
+        )
+    )
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
 
-def run_bench(out_dir: str | os.PathLike, runtime: Runtime, suite: bool = False, seed: int = 0, *,
-              windows: int = 5, steps: int = 8, denoise_model: str | os.PathLike | None = None,
-              _tiny: bool = False) -> dict[str, Any]:
+def run_bench(
+    out_dir: str | os.PathLike,
+    runtime: Runtime,
+    suite: bool = False,
+    seed: int = 0,
+    *,
+    windows: int = 5,
+    steps: int = 8,
+    denoise_model: str | os.PathLike | None = None,
+    _tiny: bool = False,
+) -> dict[str, Any]:
     """Measure and write OUT/bench.json; print the table; return the result.
 
     `windows` x `steps` are the training steps timed against the GEMM peak; `denoise_model` reuses a trained
@@ -478,7 +610,9 @@ def run_bench(out_dir: str | os.PathLike, runtime: Runtime, suite: bool = False,
         result.update(suite_times(out, runtime, seed))
         full_model = out / "suite" / "denoise" / "model.pt"
         denoise_model = denoise_model or (full_model if full_model.is_file() else None)
-    result.update(denoise_speed(out, runtime, seed, Path(denoise_model) if denoise_model else None, tiny=_tiny))
+    result.update(
+        denoise_speed(out, runtime, seed, Path(denoise_model) if denoise_model else None, tiny=_tiny)
+    )
     result["run"] = run_record("bench", config, runtime, preset)
     result["tiny"] = _tiny
     write_json(out / "bench.json", result)

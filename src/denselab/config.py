@@ -16,9 +16,10 @@ import os
 import platform
 import subprocess
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from denselab import __version__
 from denselab.errors import DenselabError
@@ -63,7 +64,7 @@ def check_runtime(runtime: Runtime) -> None:
         raise DenselabError(RAY_INSTALL_HINT)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """The one-line docstring written under each dataclass field, read from the source."""
     docs: dict[str, str] = {}
@@ -76,15 +77,23 @@ def field_docs(cls: type) -> dict[str, str]:
             continue
         body = tree.body[0].body  # type: ignore[attr-defined]
         for node, nxt in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-                    and isinstance(nxt.value.value, str)):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
                 docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
 
-def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any]], preset: str,
-            overrides: Mapping[str, Any] | None = None) -> Any:
+def resolve(
+    config_cls: type,
+    presets: Mapping[str, Mapping[str, Any]],
+    preset: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> Any:
     """Config for `preset` with explicit `overrides` (e.g. from the command line) applied on top."""
     if preset not in presets:
         raise DenselabError(f"unknown preset {preset!r} (choose from {', '.join(presets)})")
@@ -99,8 +108,13 @@ def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any]], preset: 
 def git_commit() -> str | None:
     """The commit of the source tree denselab runs from, when it is a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -128,7 +142,11 @@ def run_record(command: str, config: Any, runtime: Runtime, preset: str | None) 
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return [
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]
 
 
 def prepare_out_dir(out_dir: str | os.PathLike, record: Mapping[str, Any], force: bool = False) -> Path:
@@ -147,12 +165,16 @@ def prepare_out_dir(out_dir: str | os.PathLike, record: Mapping[str, Any], force
             old = None
         if isinstance(old, dict):
             if old.get("command") != record["command"]:
-                raise DenselabError(f"{out} holds results of `denselab {old.get('command')}`; "
-                                    f"choose another --out or pass --force")
+                raise DenselabError(
+                    f"{out} holds results of `denselab {old.get('command')}`; "
+                    f"choose another --out or pass --force"
+                )
             changes = _diff(old.get("config") or {}, json_roundtrip(record["config"]))
             if changes:
-                raise DenselabError(f"{out} holds results of a different config ({'; '.join(changes[:3])}); "
-                                    f"choose another --out or pass --force")
+                raise DenselabError(
+                    f"{out} holds results of a different config ({'; '.join(changes[:3])}); "
+                    f"choose another --out or pass --force"
+                )
     out.mkdir(parents=True, exist_ok=True)
     write_json(cfg_path, record)
     return out
@@ -169,9 +191,13 @@ def is_complete(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> bool:
         summary = read_json(out / "summary.json")
     except (OSError, ValueError):
         return False
-    return (isinstance(old, dict) and isinstance(summary, dict) and not summary.get("failed_runs")
-            and old.get("command") == record["command"]
-            and not _diff(old.get("config") or {}, json_roundtrip(record["config"])))
+    return (
+        isinstance(old, dict)
+        and isinstance(summary, dict)
+        and not summary.get("failed_runs")
+        and old.get("command") == record["command"]
+        and not _diff(old.get("config") or {}, json_roundtrip(record["config"]))
+    )
 
 
 def default_out(command: str) -> str:

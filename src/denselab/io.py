@@ -8,8 +8,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -160,12 +161,19 @@ def _read_header(ckpt: Any) -> tuple[str | None, Any]:
         if fmt in LEGACY_MNIST_FORMATS:
             return LEGACY_MNIST_FORMATS[fmt], version
         if fmt.startswith("denselab-"):
-            return fmt[len("denselab-"):], version
+            return fmt[len("denselab-") :], version
     return None, None
 
 
-def check_model_header(ckpt: Any, kind: str, version: int, path: str | os.PathLike, *,
-                       oldest: int | None = None, command: str | None = None) -> None:
+def check_model_header(
+    ckpt: Any,
+    kind: str,
+    version: int,
+    path: str | os.PathLike,
+    *,
+    oldest: int | None = None,
+    command: str | None = None,
+) -> None:
     """Raise a one-line DenselabError unless `ckpt` is a denselab `kind` model whose version this code reads
     (`oldest`..`version`; `oldest` defaults to `version`). Older header layouts are accepted. `command`
     (e.g. "denoise train") is named in the message as the way to make a readable file."""
@@ -182,8 +190,12 @@ def check_model_header(ckpt: Any, kind: str, version: int, path: str | os.PathLi
     if found_version > version:
         writer = ckpt.get("denselab_version")
         by = f"denselab {writer}" if writer else "a newer denselab"
-        raise DenselabError(f"{path} was written by {by} as {kind} model version {found_version}; this denselab "
-                            f"{__version__} reads version {version}: upgrade denselab or {retrain}")
+        raise DenselabError(
+            f"{path} was written by {by} as {kind} model version {found_version}; this denselab "
+            f"{__version__} reads version {version}: upgrade denselab or {retrain}"
+        )
     if found_version < oldest:
-        raise DenselabError(f"{path} is {kind} model version {found_version}; this denselab {__version__} "
-                            f"reads versions {oldest}..{version}: {retrain}")
+        raise DenselabError(
+            f"{path} is {kind} model version {found_version}; this denselab {__version__} "
+            f"reads versions {oldest}..{version}: {retrain}"
+        )

@@ -16,8 +16,9 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from denselab.errors import DenselabError
 
@@ -27,13 +28,24 @@ _held: dict[Path, int] = {}  # resolved OUT -> how many nested `out_lock`s of th
 
 
 def _holder_text(command: str) -> str:
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "command": command,
-                       "since": _dt.datetime.now().isoformat(timespec="seconds")}) + "\n"
+    return (
+        json.dumps(
+            {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "command": command,
+                "since": _dt.datetime.now().isoformat(timespec="seconds"),
+            }
+        )
+        + "\n"
+    )
 
 
 def _describe(info: dict[str, Any]) -> str:
     what = f"`denselab {info['command']}`" if info.get("command") else "a denselab command"
-    return f"{what} (pid {info.get('pid', '?')} on host {info.get('host', '?')}, since {info.get('since', '?')})"
+    return (
+        f"{what} (pid {info.get('pid', '?')} on host {info.get('host', '?')}, since {info.get('since', '?')})"
+    )
 
 
 def _read_holder(fd: int) -> dict[str, Any]:
@@ -54,8 +66,9 @@ def _acquire(path: Path, command: str) -> int:
         except BlockingIOError:
             info = _read_holder(fd)
             os.close(fd)
-            raise DenselabError(f"{path.parent} is in use by {_describe(info)}; wait for it to finish or choose "
-                                f"another --out") from None
+            raise DenselabError(
+                f"{path.parent} is in use by {_describe(info)}; wait for it to finish or choose another --out"
+            ) from None
         # the holder we waited on may have removed the file between our open and our flock: then we hold a
         # lock on a deleted file, and a third process could lock a new one. Lock the file that is there now.
         try:
@@ -67,8 +80,10 @@ def _acquire(path: Path, command: str) -> int:
         os.close(fd)
     stale = _read_holder(fd)
     if stale:
-        print(f"denselab: taking over the lock on {path.parent} left by {_describe(stale)}, which is gone",
-              file=sys.stderr)
+        print(
+            f"denselab: taking over the lock on {path.parent} left by {_describe(stale)}, which is gone",
+            file=sys.stderr,
+        )
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, _holder_text(command).encode())

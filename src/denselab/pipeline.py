@@ -13,7 +13,9 @@ from denselab.report import build_report
 from denselab.runner import REGISTRY, run_study
 
 
-def run_all(out_dir: str | os.PathLike, preset: str, seed: int, runtime: Runtime, force: bool = False) -> Path:
+def run_all(
+    out_dir: str | os.PathLike, preset: str, seed: int, runtime: Runtime, force: bool = False
+) -> Path:
     """Run every study with `preset` and `seed` into `out_dir/<study>`, then build the report there.
 
     A study that fails on bad input (e.g. no speech files) does not stop the others: the report is built
@@ -34,8 +36,10 @@ def run_all(out_dir: str | os.PathLike, preset: str, seed: int, runtime: Runtime
                 failed_runs.append(str(e))
         build_report(out, quiet=runtime.quiet)
     if failures:
-        raise DenselabError(f"report built without {len(failures)} stud{'y' if len(failures) == 1 else 'ies'} "
-                            f"({'; '.join(failures)})")
+        raise DenselabError(
+            f"report built without {len(failures)} stud{'y' if len(failures) == 1 else 'ies'} "
+            f"({'; '.join(failures)})"
+        )
     if failed_runs:
         raise RunsFailed("; ".join(failed_runs))
     return out

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from denselab.config import Runtime, is_complete, prepare_out_dir, resolve, run_record
 from denselab.errors import RunsFailed
@@ -53,17 +54,36 @@ class Study:
 
 
 # in the order of `denselab.studies.STUDIES` (`denselab all` runs them so, into OUT/<name>/)
-REGISTRY: dict[str, Study] = {s.name: s for s in (
-    Study("mnist", "mnist", mnist,
-          "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer"),
-    Study("denoise", "denoise train", denoise,
-          "train a denoiser on a clean/noisy pair (validation and a held-out test part cut from it), denoise the "
-          "test files, score it on voices it never heard"),
-    Study("optim", "optim", optim,
-          "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets"),
-    Study("dropout", "dropout", dropout,
-          "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam"),
-)}
+REGISTRY: dict[str, Study] = {
+    s.name: s
+    for s in (
+        Study(
+            "mnist",
+            "mnist",
+            mnist,
+            "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer",
+        ),
+        Study(
+            "denoise",
+            "denoise train",
+            denoise,
+            "train a denoiser on a clean/noisy pair (validation and a held-out test part cut from it), denoise the "
+            "test files, score it on voices it never heard",
+        ),
+        Study(
+            "optim",
+            "optim",
+            optim,
+            "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets",
+        ),
+        Study(
+            "dropout",
+            "dropout",
+            dropout,
+            "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam",
+        ),
+    )
+}
 
 # studies whose runs are independent jobs: they take --executor / --ray-address / --threads-per-job
 JOB_STUDIES = ("optim", "dropout")
@@ -72,14 +92,48 @@ JOB_STUDIES = ("optim", "dropout")
 # meaningless numbers. The tests' one table of tiny settings (tests/conftest.py) and `run_bench(_tiny=True)`.
 TINY: dict[str, dict[str, Any]] = {
     # lr and batch chosen so 1000 images in one epoch learn something (test accuracy 0.71, seed 0)
-    "mnist": dict(hidden_layers=2, hidden_width=64, lr=1e-2, batch_size=64, train_subset=1000, test_subset=500,
-                  probe_images=200),
-    "denoise": dict(hidden=(32, 32), epochs=1, frames_per_epoch=512, batch_size=64, speed_factors=(1.0,),
-                    pitch_factors=(1.0,), formant_factors=(1.0,), unseen="none"),
-    "optim": dict(arms=("sigmoid-normal", "relu-he"), hidden_width=64, epochs=1, train_subset=600, test_subset=500,
-                  probe_size=128, trace_steps=8, batch_size=50, seeds=1, lr_sweep=False, scaling_check=False),
-    "dropout": dict(hidden_width=64, epochs=2, train_subset=500, test_subset=400, probe_size=128, trace_steps=4,
-                    batch_size=100, seeds=1),
+    "mnist": dict(
+        hidden_layers=2,
+        hidden_width=64,
+        lr=1e-2,
+        batch_size=64,
+        train_subset=1000,
+        test_subset=500,
+        probe_images=200,
+    ),
+    "denoise": dict(
+        hidden=(32, 32),
+        epochs=1,
+        frames_per_epoch=512,
+        batch_size=64,
+        speed_factors=(1.0,),
+        pitch_factors=(1.0,),
+        formant_factors=(1.0,),
+        unseen="none",
+    ),
+    "optim": dict(
+        arms=("sigmoid-normal", "relu-he"),
+        hidden_width=64,
+        epochs=1,
+        train_subset=600,
+        test_subset=500,
+        probe_size=128,
+        trace_steps=8,
+        batch_size=50,
+        seeds=1,
+        lr_sweep=False,
+        scaling_check=False,
+    ),
+    "dropout": dict(
+        hidden_width=64,
+        epochs=2,
+        train_subset=500,
+        test_subset=400,
+        probe_size=128,
+        trace_steps=4,
+        batch_size=100,
+        seeds=1,
+    ),
 }
 
 
@@ -91,8 +145,14 @@ def study_config(name: str, preset: str, overrides: Mapping[str, Any] | None = N
     return config
 
 
-def run_study(name: str, preset: str, overrides: Mapping[str, Any], out_dir: str | os.PathLike, runtime: Runtime,
-              force: bool = False) -> dict:
+def run_study(
+    name: str,
+    preset: str,
+    overrides: Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    runtime: Runtime,
+    force: bool = False,
+) -> dict:
     """Resolve and validate the config, then, holding `out_dir`'s write lock, prepare it (config.json, resume
     check) and run the study.
 
@@ -104,15 +164,19 @@ def run_study(name: str, preset: str, overrides: Mapping[str, Any], out_dir: str
     with out_lock(out_dir, study.command):
         if not force and is_complete(out_dir, record):
             if not runtime.quiet:
-                print(f"denselab: {study.command} already complete in {out_dir}; reusing it (--force reruns)",
-                      file=sys.stderr)
+                print(
+                    f"denselab: {study.command} already complete in {out_dir}; reusing it (--force reruns)",
+                    file=sys.stderr,
+                )
             return read_json(Path(out_dir) / "summary.json")
         out = prepare_out_dir(out_dir, record, force=force)
         write_json(out / sources.SNAPSHOT, sources.snapshot(name))  # the code the report shows: as it starts
         summary = study.run(config, out, runtime)
     failed = summary.get("failed_runs") or []
     if failed:
-        raise RunsFailed(f"{len(failed)} run(s) of `denselab {study.command}` failed for good (first: "
-                         f"{failed[0]['name']}: {failed[0]['error']}); the rest is in {out_dir}, whose summary.json "
-                         f"lists them under failed_runs: run the same command again to retry them")
+        raise RunsFailed(
+            f"{len(failed)} run(s) of `denselab {study.command}` failed for good (first: "
+            f"{failed[0]['name']}: {failed[0]['error']}); the rest is in {out_dir}, whose summary.json "
+            f"lists them under failed_runs: run the same command again to retry them"
+        )
     return summary

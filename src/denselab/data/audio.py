@@ -3,10 +3,9 @@ voice perturbation (other pitches and vocal-tract lengths from one recorded voic
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-
-import math
 
 import numpy as np
 import torch
@@ -31,7 +30,9 @@ def load_wav(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray
     try:
         y, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for non-audio
-        raise DenselabError(f"cannot read {path} as audio: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise DenselabError(
+            f"cannot read {path} as audio: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     if y.size == 0:
         raise DenselabError(f"{path} holds no audio samples")
     y = y.mean(axis=1)
@@ -56,8 +57,9 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def spectrum(y: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP,
-             device: str | torch.device = "cpu") -> torch.Tensor:
+def spectrum(
+    y: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP, device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """Complex STFT frames (frames, n_fft/2 + 1): exactly `librosa.stft(y, n_fft=1024, hop_length=512).T`
     (periodic Hann window, centred frames, zero padding; tests check the match), computed by torch because
     it is fast, runs on the GPU and avoids librosa's seconds-long first-call imports. A tensor `y` stays on
@@ -79,7 +81,7 @@ def snr_db(clean: np.ndarray, estimate: np.ndarray) -> float:
     e = np.asarray(estimate, dtype=np.float64)
     n = min(len(s), len(e))
     s, e = s[:n], e[:n]
-    return float(10.0 * np.log10((np.sum(s ** 2) + 1e-20) / (np.sum((s - e) ** 2) + 1e-20)))
+    return float(10.0 * np.log10((np.sum(s**2) + 1e-20) / (np.sum((s - e) ** 2) + 1e-20)))
 
 
 WORLD_FRAME_MS = 5.0  # the vocoder's analysis/synthesis frame period (its default)
@@ -93,8 +95,9 @@ def voice_copies(s: np.ndarray, sr: int, voices: tuple[tuple[float, float], ...]
     are synthesised two at a time (the vocoder releases the GIL). Deterministic: WORLD seeds its noise source."""
     if not voices:
         return []
-    import pyworld  # imported here: only the denoiser's training needs it, and it costs a fraction of a second
     from concurrent.futures import ThreadPoolExecutor
+
+    import pyworld  # imported here: only the denoiser's training needs it, and it costs a fraction of a second
 
     x = np.ascontiguousarray(s, dtype=np.float64)
     f0, times = pyworld.dio(x, sr, frame_period=WORLD_FRAME_MS)
@@ -111,9 +114,14 @@ def voice_copies(s: np.ndarray, sr: int, voices: tuple[tuple[float, float], ...]
 
     def one(voice: tuple[float, float]) -> torch.Tensor:
         pitch, formant = voice
-        y = pyworld.synthesize(f0 * pitch, stretch(envelope, formant),
-                               np.clip(stretch(aperiodicity, formant), 0.0, 1.0), sr, WORLD_FRAME_MS)
-        out = spectrum(y[:len(s)].astype(np.float32))
+        y = pyworld.synthesize(
+            f0 * pitch,
+            stretch(envelope, formant),
+            np.clip(stretch(aperiodicity, formant), 0.0, 1.0),
+            sr,
+            WORLD_FRAME_MS,
+        )
+        out = spectrum(y[: len(s)].astype(np.float32))
         return out * math.sqrt(ref / max(float((out.abs() ** 2).mean()), 1e-30))
 
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -73,12 +73,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DenselabError(f"{path} is truncated (header cut short)")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - header != expected:
-        raise DenselabError(f"{path} is truncated or padded: header says {shape} "
-                            f"({expected} bytes of data), file holds {len(data) - header}")
+        raise DenselabError(
+            f"{path} is truncated or padded: header says {shape} "
+            f"({expected} bytes of data), file holds {len(data) - header}"
+        )
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
@@ -137,24 +139,33 @@ def load_mnist(folder: str | os.PathLike, download: bool = True) -> Mnist:
         download_mnist(folder)
         missing = [n for n in MNIST_FILES.values() if _find(folder, n) is None]
     if missing:
-        reason = "none of them is there" if len(missing) == len(MNIST_FILES) else "missing " + ", ".join(missing)
+        reason = (
+            "none of them is there" if len(missing) == len(MNIST_FILES) else "missing " + ", ".join(missing)
+        )
         raise DenselabError(_missing_message(folder, reason))
     arrays = {role: read_idx(_find(folder, name)) for role, name in MNIST_FILES.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1:
-            raise DenselabError(f"{split} files in {folder} have shapes {images.shape} and {labels.shape}; "
-                                f"expected images (N, H, W) and labels (N,)")
+            raise DenselabError(
+                f"{split} files in {folder} have shapes {images.shape} and {labels.shape}; "
+                f"expected images (N, H, W) and labels (N,)"
+            )
         if len(images) != len(labels):
-            raise DenselabError(f"{split} images and labels in {folder} disagree: "
-                                f"{len(images)} images but {len(labels)} labels")
+            raise DenselabError(
+                f"{split} images and labels in {folder} disagree: "
+                f"{len(images)} images but {len(labels)} labels"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-            raise DenselabError(f"{split} labels in {folder} must lie in 0..{NUM_CLASSES - 1}, "
-                                f"found {labels.min()}..{labels.max()}")
+            raise DenselabError(
+                f"{split} labels in {folder} must lie in 0..{NUM_CLASSES - 1}, "
+                f"found {labels.min()}..{labels.max()}"
+            )
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
         raise DenselabError(f"train and test images in {folder} differ in size")
-    return Mnist(*(torch.from_numpy(arrays[r].astype(np.uint8 if "images" in r else np.int64))
-                   for r in MNIST_FILES))
+    return Mnist(
+        *(torch.from_numpy(arrays[r].astype(np.uint8 if "images" in r else np.int64)) for r in MNIST_FILES)
+    )
 
 
 def normalize(images: torch.Tensor, mean: float = MEAN, std: float = STD) -> torch.Tensor:

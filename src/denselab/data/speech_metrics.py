@@ -18,7 +18,7 @@ def si_sdr_db(clean: np.ndarray, estimate: np.ndarray) -> float:
     e = np.asarray(estimate[:n], dtype=np.float64)
     s, e = s - s.mean(), e - e.mean()
     target = (np.dot(e, s) / (np.dot(s, s) + 1e-20)) * s
-    return float(10.0 * np.log10((np.sum(target ** 2) + 1e-20) / (np.sum((e - target) ** 2) + 1e-20)))
+    return float(10.0 * np.log10((np.sum(target**2) + 1e-20) / (np.sum((e - target) ** 2) + 1e-20)))
 
 
 def stoi(clean: np.ndarray, estimate: np.ndarray, sr: int) -> float:
@@ -26,7 +26,9 @@ def stoi(clean: np.ndarray, estimate: np.ndarray, sr: int) -> float:
     from pystoi import stoi as _stoi
 
     n = min(len(clean), len(estimate))
-    return float(_stoi(np.asarray(clean[:n], np.float64), np.asarray(estimate[:n], np.float64), sr, extended=False))
+    return float(
+        _stoi(np.asarray(clean[:n], np.float64), np.asarray(estimate[:n], np.float64), sr, extended=False)
+    )
 
 
 def pesq_wb(clean: np.ndarray, estimate: np.ndarray, sr: int) -> float | None:
@@ -53,14 +55,18 @@ def noise_excerpt(noise: np.ndarray, length: int, offset: int) -> np.ndarray:
 def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr: float) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, scaled noise): `noise` scaled so that Σs²/Σn² over the utterance is `snr` dB, added to `speech`."""
     s = np.asarray(speech, dtype=np.float64)
-    n = np.asarray(noise[:len(s)], dtype=np.float64)
-    n = n * np.sqrt(np.sum(s ** 2) / (np.sum(n ** 2) + 1e-20) * 10.0 ** (-snr / 10.0))
+    n = np.asarray(noise[: len(s)], dtype=np.float64)
+    n = n * np.sqrt(np.sum(s**2) / (np.sum(n**2) + 1e-20) * 10.0 ** (-snr / 10.0))
     return (s + n).astype(np.float32), n.astype(np.float32)
 
 
 def quality(clean: np.ndarray, estimate: np.ndarray, sr: int, pesq: bool = True) -> dict[str, float | None]:
     """{"snr_db", "si_sdr_db", "stoi"[, "pesq"]} of `estimate` against `clean`."""
-    out = {"snr_db": snr_db(clean, estimate), "si_sdr_db": si_sdr_db(clean, estimate), "stoi": stoi(clean, estimate, sr)}
+    out = {
+        "snr_db": snr_db(clean, estimate),
+        "si_sdr_db": si_sdr_db(clean, estimate),
+        "stoi": stoi(clean, estimate, sr),
+    }
     if pesq:
         out["pesq"] = pesq_wb(clean, estimate, sr)
     return out

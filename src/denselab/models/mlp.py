@@ -8,7 +8,7 @@ The network is an `nn.Sequential` of blocks, one per weight layer. Block i is
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -53,7 +53,7 @@ def arm_label(activation: str, init: str, init_std: float = 0.01) -> str:
 
 def init_variance(init: str, fan_in: int, fan_out: int, std: float = 0.01) -> float:
     """The weight variance each initialiser targets (used by the tests and the report)."""
-    return {"normal": std ** 2, "xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in}[init]
+    return {"normal": std**2, "xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in}[init]
 
 
 class Dropout(nn.Dropout):
@@ -69,7 +69,7 @@ class Dropout(nn.Dropout):
         if not self.training or self.p == 0.0 or self.p >= 1.0 or self.inplace:
             return super().forward(x)
         n = x.numel()
-        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-2 ** 63, None)
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
         bits = words.view(torch.int16)[:n].view(x.shape)  # uniform on [-32768, 32767]
         dropped = min(round(self.p * 65536), 65535)
         keep = torch.ge(bits, dropped - 32768, out=torch.empty_like(x))  # 1.0 kept, 0.0 dropped
@@ -140,5 +140,3 @@ def count_parameters(model: nn.Module) -> int:
 def linear_layers(model: nn.Sequential) -> list[nn.Linear]:
     """The Linear modules in order (one per block)."""
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
-
-

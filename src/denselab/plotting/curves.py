@@ -7,8 +7,9 @@ its last finished epoch and marked with an X where it blew up (at its fractional
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,8 +18,13 @@ from matplotlib.ticker import MaxNLocator
 from denselab.io import save_figure
 from denselab.models.mlp import arm_label
 
-ARM_COLORS = {"sigmoid-normal": "tab:blue", "sigmoid-xavier": "tab:purple", "relu-normal": "tab:gray",
-              "relu-xavier": "tab:orange", "relu-he": "tab:red"}
+ARM_COLORS = {
+    "sigmoid-normal": "tab:blue",
+    "sigmoid-xavier": "tab:purple",
+    "relu-normal": "tab:gray",
+    "relu-xavier": "tab:orange",
+    "relu-he": "tab:red",
+}
 PROBE_COLORS = {"step 1": "tab:orange", "step 10": "tab:green", "middle": "tab:blue", "end": "black"}
 LR_COLORS = ("tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive")
 
@@ -43,8 +49,16 @@ def curve(run: dict[str, Any], key: str, with_initial: bool) -> np.ndarray:
     return _nan(values)
 
 
-def band(ax, runs: Sequence[dict[str, Any]], key: str, color: str, label: str | None, ls: str = "-",
-         with_initial: bool = True, mark_divergence: bool = True) -> None:
+def band(
+    ax,
+    runs: Sequence[dict[str, Any]],
+    key: str,
+    color: str,
+    label: str | None,
+    ls: str = "-",
+    with_initial: bool = True,
+    mark_divergence: bool = True,
+) -> None:
     """Mean over `runs` of `key` per epoch with a min-max band; epochs 0 (initialisation) or 1 onwards."""
     curves = [curve(r, key, with_initial) for r in runs]
     length = max((len(c) for c in curves), default=0)
@@ -69,8 +83,17 @@ def band(ax, runs: Sequence[dict[str, Any]], key: str, color: str, label: str | 
                 # so one exploded run does not squash the other curves' axis
                 x_last, y = start + finite[-1], c[finite[-1]]
                 ax.plot([x_last, d["fractional_epoch"]], [y, y], ls=":", color=color, lw=1.2)
-                ax.plot([d["fractional_epoch"]], [y], marker="X", ms=11, color=color, mec="black", mew=0.8,
-                        ls="none", zorder=5)
+                ax.plot(
+                    [d["fractional_epoch"]],
+                    [y],
+                    marker="X",
+                    ms=11,
+                    color=color,
+                    mec="black",
+                    mew=0.8,
+                    ls="none",
+                    zorder=5,
+                )
 
 
 def _integer_epochs(*axes) -> None:
@@ -79,19 +102,38 @@ def _integer_epochs(*axes) -> None:
 
 
 def _divergence_legend(ax) -> None:
-    ax.plot([], [], marker="X", ms=9, color="white", mec="black", ls="none", label="diverged here (non-finite loss)")
+    ax.plot(
+        [],
+        [],
+        marker="X",
+        ms=9,
+        color="white",
+        mec="black",
+        ls="none",
+        label="diverged here (non-finite loss)",
+    )
 
 
 def _divergence_box(ax, runs: Sequence[dict[str, Any]], std: float = 0.01) -> None:
     """A text box naming, per arm, the global step at which each diverged seed's loss went non-finite."""
     lines = []
     for arm, rs in _by_arm(runs).items():
-        steps = [str(r["diverged_at"]["global_step"]) for r in rs if r.get("diverged") and r.get("diverged_at")]
+        steps = [
+            str(r["diverged_at"]["global_step"]) for r in rs if r.get("diverged") and r.get("diverged_at")
+        ]
         if steps:
             lines.append(f"{arm_title(rs[0], std)}: step {', '.join(steps)} ({len(steps)}/{len(rs)} seeds)")
     if lines:
-        ax.text(0.02, 0.97, "diverged (non-finite loss) at\n" + "\n".join(lines), transform=ax.transAxes,
-                va="top", ha="left", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"})
+        ax.text(
+            0.02,
+            0.97,
+            "diverged (non-finite loss) at\n" + "\n".join(lines),
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"},
+        )
 
 
 def _groups(runs: Sequence[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
@@ -103,10 +145,15 @@ def _groups(runs: Sequence[dict[str, Any]], *keys: str) -> dict[tuple, list[dict
 
 def _seed_note(runs: Sequence[dict[str, Any]]) -> str:
     seeds = sorted({r["seed"] for r in runs})
-    return f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}: mean, min-max band" if len(seeds) > 1 else "1 seed"
+    return (
+        f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}: mean, min-max band"
+        if len(seeds) > 1
+        else "1 seed"
+    )
 
 
 # ------------------------------------------------------------------------------------------------- optim
+
 
 def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     """Per optimiser: training loss (log) and test accuracy per epoch for every arm; probes; first steps;
@@ -125,10 +172,17 @@ def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
         _divergence_legend(a_loss)
         _divergence_box(a_acc, group, std)
         a_loss.set_yscale("log")
-        a_loss.set(xlabel="epoch (0 = at initialisation)", ylabel="training loss (cross-entropy, log scale)",
-                   title="training loss")
-        a_acc.set(xlabel="epoch (0 = at initialisation)", ylabel="test accuracy (fraction)", title="test accuracy",
-                  ylim=(0, 1))
+        a_loss.set(
+            xlabel="epoch (0 = at initialisation)",
+            ylabel="training loss (cross-entropy, log scale)",
+            title="training loss",
+        )
+        a_acc.set(
+            xlabel="epoch (0 = at initialisation)",
+            ylabel="test accuracy (fraction)",
+            title="test accuracy",
+            ylim=(0, 1),
+        )
         a_acc.axhline(0.1, color="black", lw=0.8, ls=":", label="chance (0.1)")
         a_loss.legend(fontsize=8, loc="best")
         a_acc.legend(fontsize=8, loc="lower right")
@@ -142,14 +196,24 @@ def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     for (opt,), group in _groups(runs, "optimizer").items():
         first = [rs[0] for rs in _by_arm(group).values()]
         label = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam"
-        paths.append(probe_figure(first, fig_dir / f"optim_probes_{opt}.png",
-                                  f"Study 3 — {label}: per-layer gradient norms and activations (seed "
-                                  f"{first[0]['seed']})", std))
+        paths.append(
+            probe_figure(
+                first,
+                fig_dir / f"optim_probes_{opt}.png",
+                f"Study 3 — {label}: per-layer gradient norms and activations (seed {first[0]['seed']})",
+                std,
+            )
+        )
     paths.append(first_steps_figure(runs, fig_dir / "optim_first_steps.png", std))
     sweep = summary.get("lr_sweep") or {}
     if sweep.get("enabled") and sweep.get("runs"):
-        paths.append(lr_sweep_figure(sweep["runs"] + [r for r in runs if r["optimizer"] == "sgd"],
-                                     fig_dir / "optim_lr_sweep.png", std))
+        paths.append(
+            lr_sweep_figure(
+                sweep["runs"] + [r for r in runs if r["optimizer"] == "sgd"],
+                fig_dir / "optim_lr_sweep.png",
+                std,
+            )
+        )
     return paths
 
 
@@ -180,14 +244,25 @@ def first_steps_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 
             d = r.get("diverged_at")
             if d and d["global_step"] <= len(y) + 1:
                 finite = y[np.isfinite(y)]
-                ax.plot([d["global_step"]], [finite[-1] if len(finite) else 2.3], marker="X", ms=11,
-                        color=ARM_COLORS.get(arm), mec="black", ls="none", zorder=5)
+                ax.plot(
+                    [d["global_step"]],
+                    [finite[-1] if len(finite) else 2.3],
+                    marker="X",
+                    ms=11,
+                    color=ARM_COLORS.get(arm),
+                    mec="black",
+                    ls="none",
+                    zorder=5,
+                )
         _divergence_legend(ax)
         ax.set_yscale("log")
         name = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam (defaults)"
-        ax.set(xlabel="optimiser step", ylabel="training loss of the batch (log scale)",
-               title=f"{name}: the first {max(len(r['first_steps_loss']) for r in group)} steps "
-                     f"(seed {group[0]['seed']})")
+        ax.set(
+            xlabel="optimiser step",
+            ylabel="training loss of the batch (log scale)",
+            title=f"{name}: the first {max(len(r['first_steps_loss']) for r in group)} steps "
+            f"(seed {group[0]['seed']})",
+        )
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.suptitle("Study 3 — where the runs start: per-step loss (X = first non-finite loss)")
@@ -217,13 +292,16 @@ def lr_sweep_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.0
     axes[1, 0].set_ylabel("test accuracy (fraction)")
     _divergence_legend(axes[0, 0])
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Study 3, BEYOND THE ASSIGNMENT: the arms under plain SGD at several learning rates "
-                 "(the assignment fixes lr 1.0)")
+    fig.suptitle(
+        "Study 3, BEYOND THE ASSIGNMENT: the arms under plain SGD at several learning rates "
+        "(the assignment fixes lr 1.0)"
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------------------------ probes
+
 
 def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: float = 0.01) -> Path:
     """One column per run: weight-gradient norm per layer (log), hidden activation mean per layer, and the
@@ -247,8 +325,15 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
             head += f"\n(diverged at step {d['global_step']})"
             g = _nan(d.get("last_finite_grad_norm") or [])
             if d.get("last_finite_grad_step") and d["last_finite_grad_step"] > 1:
-                axes[0, col].plot(np.arange(1, len(g) + 1), g, marker="s", ms=3, color="tab:red", ls="--",
-                                  label=f"step {d['last_finite_grad_step']}: last finite gradients")
+                axes[0, col].plot(
+                    np.arange(1, len(g) + 1),
+                    g,
+                    marker="s",
+                    ms=3,
+                    color="tab:red",
+                    ls="--",
+                    label=f"step {d['last_finite_grad_step']}: last finite gradients",
+                )
                 axes[0, col].legend(fontsize=7)
         axes[0, col].set_title(head, fontsize=10)
         axes[0, col].set_yscale("log")
@@ -256,8 +341,11 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
         axes[1, col].set_xlabel("hidden layer")
         axes[2, col].set_xlabel("hidden layer")
         axes[2, col].set_ylim(-0.03, 1.03)
-        what = ("saturated fraction (a<0.02 or a>0.98)" if r["activation"] == "sigmoid"
-                else "dead fraction (units 0 on every probe image)")
+        what = (
+            "saturated fraction (a<0.02 or a>0.98)"
+            if r["activation"] == "sigmoid"
+            else "dead fraction (units 0 on every probe image)"
+        )
         axes[2, col].set_ylabel(what, fontsize=8)
         for ax in axes[:, col]:
             ax.grid(alpha=0.3, which="both")
@@ -270,6 +358,7 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
 
 
 # ----------------------------------------------------------------------------------------------- dropout
+
 
 def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     """Train (solid) and test (dashed) loss and accuracy per epoch for each arm, without/with dropout; probes."""
@@ -285,23 +374,51 @@ def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
                 continue
             tag = "dropout" if use else "no dropout"
             for row, metric in enumerate(("loss", "accuracy")):
-                band(axes[row, col], sel, f"train_{metric}", colors[use], f"{tag}, train", "-", with_initial=False)
-                band(axes[row, col], sel, f"test_{metric}", colors[use], f"{tag}, test", "--", with_initial=False)
-        axes[0, col].set(title=f"{arm_title(rs[0])} ({_seed_note([r for r in rs if not r['dropout']])})",
-                         yscale="log", ylabel="cross-entropy loss (log scale)")
+                band(
+                    axes[row, col],
+                    sel,
+                    f"train_{metric}",
+                    colors[use],
+                    f"{tag}, train",
+                    "-",
+                    with_initial=False,
+                )
+                band(
+                    axes[row, col],
+                    sel,
+                    f"test_{metric}",
+                    colors[use],
+                    f"{tag}, test",
+                    "--",
+                    with_initial=False,
+                )
+        axes[0, col].set(
+            title=f"{arm_title(rs[0])} ({_seed_note([r for r in rs if not r['dropout']])})",
+            yscale="log",
+            ylabel="cross-entropy loss (log scale)",
+        )
         axes[1, col].set(xlabel="epoch", ylabel="accuracy (fraction)")
         for ax in axes[:, col]:
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=8)
         _integer_epochs(*axes[:, col])
     rates = summary.get("dropout_rates") or []
-    fig.suptitle(f"Study 4 — 5x{_width(summary)} MLP, Adam, {summary['train_size']} training images: "
-                 f"train (solid) vs test (dashed), dropout rates {', '.join(f'{p:g}' for p in rates)} "
-                 f"(measured with dropout off)")
+    fig.suptitle(
+        f"Study 4 — 5x{_width(summary)} MLP, Adam, {summary['train_size']} training images: "
+        f"train (solid) vs test (dashed), dropout rates {', '.join(f'{p:g}' for p in rates)} "
+        f"(measured with dropout off)"
+    )
     fig.tight_layout()
     paths = [save_figure(fig, fig_dir / "dropout_curves.png")]
-    first = [min(rs, key=lambda r: r["seed"]) for rs in _groups(runs, "activation", "init", "dropout").values()]
-    paths.append(probe_figure(first, fig_dir / "dropout_probes.png",
-                              f"Study 4 — per-layer gradient norms and activations (seed {first[0]['seed']}; "
-                              f"activations measured with dropout off)"))
+    first = [
+        min(rs, key=lambda r: r["seed"]) for rs in _groups(runs, "activation", "init", "dropout").values()
+    ]
+    paths.append(
+        probe_figure(
+            first,
+            fig_dir / "dropout_probes.png",
+            f"Study 4 — per-layer gradient norms and activations (seed {first[0]['seed']}; "
+            f"activations measured with dropout off)",
+        )
+    )
     return paths

@@ -34,7 +34,8 @@ def class_means(points: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> 
 
 def _pretty(name: str) -> str:
     return {"raw": "raw pixels", "output": "output (logits)", "softmax": "softmax output"}.get(
-        name, name.replace("hidden", "hidden layer "))
+        name, name.replace("hidden", "hidden layer ")
+    )
 
 
 def _colors(n_classes: int) -> np.ndarray:
@@ -48,15 +49,30 @@ def plot_curves(curves: dict, path: Path) -> Path:
     ax_l.plot(epochs, curves["train_loss"], "o-", label="train (label-smoothed, while training)")
     ax_l.plot(epochs, curves["test_loss"], "s-", label="test (cross-entropy)")
     ax_l.set(xlabel="epoch", ylabel="loss (nats per image)", title="Loss")
-    ax_a.plot(epochs, 100 * np.asarray(curves["train_accuracy"], dtype=float), "o-", label="train (while training)")
+    ax_a.plot(
+        epochs, 100 * np.asarray(curves["train_accuracy"], dtype=float), "o-", label="train (while training)"
+    )
     ax_a.plot(epochs, 100 * np.asarray(curves["test_accuracy"], dtype=float), "s-", label="test")
-    ax_a.axhline(100 * ASSIGNMENT_ACCURACY, color="black", ls=":", lw=1,
-                 label=f"assignment's bar {100 * ASSIGNMENT_ACCURACY:.0f} %")
-    ax_a.axhline(100 * TARGET_ACCURACY, color="gray", ls="--", lw=1, label=f"our target {100 * TARGET_ACCURACY:.1f} %")
+    ax_a.axhline(
+        100 * ASSIGNMENT_ACCURACY,
+        color="black",
+        ls=":",
+        lw=1,
+        label=f"assignment's bar {100 * ASSIGNMENT_ACCURACY:.0f} %",
+    )
+    ax_a.axhline(
+        100 * TARGET_ACCURACY, color="gray", ls="--", lw=1, label=f"our target {100 * TARGET_ACCURACY:.1f} %"
+    )
     final = curves["test_accuracy"][-1] if curves["test_accuracy"] else None
     if final is not None:
-        ax_a.annotate(f"test {100 * final:.2f} %", (epochs[-1], 100 * final), textcoords="offset points",
-                      xytext=(-4, -14), ha="right", fontsize=8)
+        ax_a.annotate(
+            f"test {100 * final:.2f} %",
+            (epochs[-1], 100 * final),
+            textcoords="offset points",
+            xytext=(-4, -14),
+            ha="right",
+            fontsize=8,
+        )
     ax_a.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (ax_l, ax_a):
         ax.set_xticks(epochs)
@@ -67,8 +83,17 @@ def plot_curves(curves: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_grid(images: np.ndarray, grid: np.ndarray, scores: np.ndarray, labels: np.ndarray,
-              row_titles: list[str], title: str, score_name: str, path: Path, unit_is_class: bool = False) -> Path:
+def plot_grid(
+    images: np.ndarray,
+    grid: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    row_titles: list[str],
+    title: str,
+    score_name: str,
+    path: Path,
+    unit_is_class: bool = False,
+) -> Path:
     """A units x top grid of images; cell (r, c) shows probe image grid[r, c] (-1: blank), annotated with its
     score at unit r and its true class (in red when `unit_is_class` and the class is not r). Drawn as one
     mosaic image (one axes, fast for 100 cells)."""
@@ -84,20 +109,38 @@ def plot_grid(images: np.ndarray, grid: np.ndarray, scores: np.ndarray, labels: 
         if r:
             ax.axhline(r * cell_h - 0.5, color="0.85", lw=0.6)
         if (grid[r] < 0).all():
-            ax.text(n_cols * cell_w / 2, y0 + h / 2, "(no image won this unit)", ha="center", va="center",
-                    fontsize=9, color="0.5", style="italic")
+            ax.text(
+                n_cols * cell_w / 2,
+                y0 + h / 2,
+                "(no image won this unit)",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="0.5",
+                style="italic",
+            )
         for c in range(n_cols):
             i = grid[r, c]
             if i < 0:
                 continue
             x0 = c * cell_w + gap_x // 2
-            mosaic[y0:y0 + h, x0:x0 + w] = images[i] / 255.0
+            mosaic[y0 : y0 + h, x0 : x0 + w] = images[i] / 255.0
             fmt = f"{scores[i, r]:.3f}" if score_name == "p" else f"{scores[i, r]:.1f}"
             wrong = unit_is_class and labels[i] != r
-            ax.text(x0 + w / 2, y0 - 1, f"{score_name}={fmt} y={labels[i]}", ha="center", va="bottom", fontsize=6.5,
-                    color="red" if wrong else "black", fontweight="bold" if wrong else "normal")
+            ax.text(
+                x0 + w / 2,
+                y0 - 1,
+                f"{score_name}={fmt} y={labels[i]}",
+                ha="center",
+                va="bottom",
+                fontsize=6.5,
+                color="red" if wrong else "black",
+                fontweight="bold" if wrong else "normal",
+            )
     cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
-    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0, vmax=1, interpolation="nearest", aspect="equal")
+    ax.imshow(
+        np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0, vmax=1, interpolation="nearest", aspect="equal"
+    )
     ax.set_xlim(-0.5, mosaic.shape[1] - 0.5)
     ax.set_ylim(mosaic.shape[0] - 0.5, -0.5)
     ax.axis("off")
@@ -106,42 +149,71 @@ def plot_grid(images: np.ndarray, grid: np.ndarray, scores: np.ndarray, labels: 
     return save_figure(fig, path)
 
 
-def _scatter(ax, points: np.ndarray, labels: np.ndarray, n_classes: int, size: float = 6.0,
-             fontsize: float = 11) -> list:
+def _scatter(
+    ax, points: np.ndarray, labels: np.ndarray, n_classes: int, size: float = 6.0, fontsize: float = 11
+) -> list:
     colors = _colors(n_classes)
     handles = []
     for c in range(n_classes):
         mask = labels == c
         if mask.any():
-            handles.append(ax.scatter(points[mask, 0], points[mask, 1], s=size, color=colors[c], alpha=0.75,
-                                      linewidths=0, label=str(c)))
+            handles.append(
+                ax.scatter(
+                    points[mask, 0],
+                    points[mask, 1],
+                    s=size,
+                    color=colors[c],
+                    alpha=0.75,
+                    linewidths=0,
+                    label=str(c),
+                )
+            )
     for c, (mx, my) in enumerate(class_means(points, labels, n_classes)):
         if np.isfinite(mx):
-            ax.text(mx, my, str(c), fontsize=fontsize, fontweight="bold", ha="center", va="center", color="black",
-                    path_effects=[pe.withStroke(linewidth=3, foreground="white")])
+            ax.text(
+                mx,
+                my,
+                str(c),
+                fontsize=fontsize,
+                fontweight="bold",
+                ha="center",
+                va="center",
+                color="black",
+                path_effects=[pe.withStroke(linewidth=3, foreground="white")],
+            )
     ax.set_xticks([])
     ax.set_yticks([])
     return handles
 
 
-def plot_scatter(points: np.ndarray, labels: np.ndarray, n_classes: int, title: str, path: Path,
-                 axis_name: str) -> Path:
+def plot_scatter(
+    points: np.ndarray, labels: np.ndarray, n_classes: int, title: str, path: Path, axis_name: str
+) -> Path:
     """One 2-D embedding coloured by true class, each class's label at its 2-D mean."""
     fig, ax = plt.subplots(figsize=(6.2, 5.4))
     handles = _scatter(ax, points, labels, n_classes, size=9)
     axis = {"PCA": "principal component"}.get(axis_name, f"{axis_name} dimension")
     ax.set(xlabel=f"{axis} 1 (arbitrary units)", ylabel=f"{axis} 2 (arbitrary units)", title=title)
-    ax.legend(handles=handles, title="true class", loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8,
-              markerscale=2, frameon=False)
+    ax.legend(
+        handles=handles,
+        title="true class",
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        fontsize=8,
+        markerscale=2,
+        frameon=False,
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
 
-def plot_overview(arrays, names: list[str], layers: list[dict], labels: np.ndarray, n_classes: int,
-                  path: Path, k: int = 5) -> Path:
+def plot_overview(
+    arrays, names: list[str], layers: list[dict], labels: np.ndarray, n_classes: int, path: Path, k: int = 5
+) -> Path:
     """All embeddings: one row per method, one column per representation, k-NN accuracy in each title."""
-    fig, axes = plt.subplots(len(METHODS), len(names), figsize=(2.6 * len(names) + 1.0, 2.7 * len(METHODS) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(METHODS), len(names), figsize=(2.6 * len(names) + 1.0, 2.7 * len(METHODS) + 0.6), squeeze=False
+    )
     handles = []
     for r, (method, label) in enumerate(METHODS.items()):
         for c, (name, layer) in enumerate(zip(names, layers)):
@@ -149,9 +221,14 @@ def plot_overview(arrays, names: list[str], layers: list[dict], labels: np.ndarr
             acc = layer[f"knn_accuracy_2d_{method}"]
             axes[r, c].set_title(f"{_pretty(name)}\n{label}, {k_nn_text(acc)}", fontsize=8)
         axes[r, 0].set_ylabel(label, fontsize=11)
-    fig.legend(handles=handles, title="true class", loc="center right", fontsize=8, markerscale=3, frameon=False)
-    fig.suptitle(f"Every layer in 2-D ({len(labels)} test images), coloured by true class; "
-                 f"k-NN = cross-validated {k}-NN accuracy in the 2-D map", fontsize=12)
+    fig.legend(
+        handles=handles, title="true class", loc="center right", fontsize=8, markerscale=3, frameon=False
+    )
+    fig.suptitle(
+        f"Every layer in 2-D ({len(labels)} test images), coloured by true class; "
+        f"k-NN = cross-validated {k}-NN accuracy in the 2-D map",
+        fontsize=12,
+    )
     fig.tight_layout(rect=(0, 0, 0.95, 0.97))
     return save_figure(fig, path)
 
@@ -166,18 +243,39 @@ def plot_separability(layers: list[dict], path: Path, k: int = 5) -> Path:
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(7, 4))
     for method, label in METHODS.items():
-        acc = np.array([np.nan if layer[f"knn_accuracy_2d_{method}"] is None else layer[f"knn_accuracy_2d_{method}"]
-                        for layer in layers], dtype=float)
+        acc = np.array(
+            [
+                np.nan if layer[f"knn_accuracy_2d_{method}"] is None else layer[f"knn_accuracy_2d_{method}"]
+                for layer in layers
+            ],
+            dtype=float,
+        )
         ax.plot(x, 100 * acc, "o-", label=f"2-D {label}")
         for xi, a in zip(x, acc):
             if np.isfinite(a):
-                ax.annotate(f"{100 * a:.1f}", (xi, 100 * a), textcoords="offset points", xytext=(0, 6),
-                            ha="center", fontsize=7)
-    ax.set_xticks(x, [_pretty(n).replace(" (logits)", "\n(logits)").replace(" output", "\noutput")
-                      .replace("hidden layer ", "hidden ")
-                      for n in names])
-    ax.set(xlabel="representation (depth →)", ylabel=f"{k}-NN accuracy, cross-validated (%)",
-           title="How separable the classes are in 2-D, layer by layer")
+                ax.annotate(
+                    f"{100 * a:.1f}",
+                    (xi, 100 * a),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=7,
+                )
+    ax.set_xticks(
+        x,
+        [
+            _pretty(n)
+            .replace(" (logits)", "\n(logits)")
+            .replace(" output", "\noutput")
+            .replace("hidden layer ", "hidden ")
+            for n in names
+        ],
+    )
+    ax.set(
+        xlabel="representation (depth →)",
+        ylabel=f"{k}-NN accuracy, cross-validated (%)",
+        title="How separable the classes are in 2-D, layer by layer",
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -197,28 +295,61 @@ def draw_figures(out_dir: str | Path, summary: dict) -> list[Path]:
 
     n_probe = len(labels)
     out_rows = [f"unit {k}\n{c} won" for k, c in enumerate(summary["output_grid"]["counts"])]
-    paths.append(plot_grid(images, arrays["output_grid"], arrays["probs"], labels, out_rows,
-                           f"Output layer: each of {n_probe} test images goes to its most probable unit; "
-                           f"top {arrays['output_grid'].shape[1]} per unit (p = softmax probability, y = true class)",
-                           "p", fig_dir / "output_grid.png", unit_is_class=True))
+    paths.append(
+        plot_grid(
+            images,
+            arrays["output_grid"],
+            arrays["probs"],
+            labels,
+            out_rows,
+            f"Output layer: each of {n_probe} test images goes to its most probable unit; "
+            f"top {arrays['output_grid'].shape[1]} per unit (p = softmax probability, y = true class)",
+            "p",
+            fig_dir / "output_grid.png",
+            unit_is_class=True,
+        )
+    )
     pen = summary["penultimate_grid"]
     pen_rows = []
     for unit, row in zip(pen["units"], pen["rows"]):
-        purity = "" if row["purity"] is None else \
-            f"\nmost: class {row['majority_class']}\n({100 * row['purity']:.0f} % of them)"
+        purity = (
+            ""
+            if row["purity"] is None
+            else f"\nmost: class {row['majority_class']}\n({100 * row['purity']:.0f} % of them)"
+        )
         pen_rows.append(f"unit #{unit}\n{row['count']} won{purity}")
-    paths.append(plot_grid(images, arrays["penultimate_grid"], arrays["penultimate"], labels, pen_rows,
-                           f"Penultimate layer, {len(pen['units'])} random units as if they were the output "
-                           f"(a = ReLU activation, y = true class; {pen['unassigned']} images with all "
-                           f"{len(pen['units'])} silent go nowhere)", "a", fig_dir / "penultimate_grid.png"))
+    paths.append(
+        plot_grid(
+            images,
+            arrays["penultimate_grid"],
+            arrays["penultimate"],
+            labels,
+            pen_rows,
+            f"Penultimate layer, {len(pen['units'])} random units as if they were the output "
+            f"(a = ReLU activation, y = true class; {pen['unassigned']} images with all "
+            f"{len(pen['units'])} silent go nowhere)",
+            "a",
+            fig_dir / "penultimate_grid.png",
+        )
+    )
     for method, label in METHODS.items():
         for name, layer in zip(names, summary["layers"]):
             acc = layer[f"knn_accuracy_2d_{method}"]
-            paths.append(plot_scatter(arrays[f"{method}_{name}"], labels, n_classes,
-                                      f"{label} of {_pretty(name)} ({n_probe} test images)\n"
-                                      f"{k_nn_text(acc)} (cross-validated, in 2-D)",
-                                      fig_dir / f"{method}_{name}.png", label))
-    paths.append(plot_overview(arrays, names, summary["layers"], labels, n_classes, fig_dir / "overview.png",
-                               summary["knn"]["k"]))
+            paths.append(
+                plot_scatter(
+                    arrays[f"{method}_{name}"],
+                    labels,
+                    n_classes,
+                    f"{label} of {_pretty(name)} ({n_probe} test images)\n"
+                    f"{k_nn_text(acc)} (cross-validated, in 2-D)",
+                    fig_dir / f"{method}_{name}.png",
+                    label,
+                )
+            )
+    paths.append(
+        plot_overview(
+            arrays, names, summary["layers"], labels, n_classes, fig_dir / "overview.png", summary["knn"]["k"]
+        )
+    )
     paths.append(plot_separability(summary["layers"], fig_dir / "separability.png", summary["knn"]["k"]))
     return paths

@@ -38,14 +38,16 @@ def build_report(dir: str | os.PathLike, quiet: bool = False) -> list[Path]:
 
     Studies that have not been run get a "not run" note instead of their section."""
     from denselab.report.notebook import build_notebook
-    from denselab.report.render import cell_errors, execute, external_refs, to_html, MATHJAX_CDN
+    from denselab.report.render import MATHJAX_CDN, cell_errors, execute, external_refs, to_html
 
     root = Path(dir)
     if not root.is_dir():
         raise DenselabError(f"results folder not found: {root}")
     if not any((root / name).is_dir() for name in STUDIES):
-        raise DenselabError(f"{root} holds no study results (expected one of {', '.join(f'{root / n}/' for n in STUDIES)}); "
-                            f"run `denselab all --out {root}` first")
+        raise DenselabError(
+            f"{root} holds no study results (expected one of {', '.join(f'{root / n}/' for n in STUDIES)}); "
+            f"run `denselab all --out {root}` first"
+        )
     say = (lambda msg: None) if quiet else (lambda msg: print(f"denselab report: {msg}", file=sys.stderr))
 
     say(f"writing and executing the notebook for {root}")
@@ -59,7 +61,10 @@ def build_report(dir: str | os.PathLike, quiet: bool = False) -> list[Path]:
     say("converting to HTML")
     html = to_html(nb)
     for ref in external_refs(html, allow=(MATHJAX_CDN,)):
-        print(f"denselab report: warning: report.html refers to something outside itself: {ref}", file=sys.stderr)
+        print(
+            f"denselab report: warning: report.html refers to something outside itself: {ref}",
+            file=sys.stderr,
+        )
     with atomic_path(html_path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     return [ipynb, html_path]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from html import escape
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
@@ -23,6 +24,7 @@ COMMANDS = {"mnist": "mnist", "denoise": "denoise train", "optim": "optim", "dro
 
 
 # ----------------------------------------------------------------------------------------------- results on disk
+
 
 @dataclass
 class Study:
@@ -67,8 +69,13 @@ def figure_map(study: Study) -> dict[str, str]:
     dict {key: path} as written, or a list of paths keyed by file stem. Paths in the summary are relative to
     the study's folder."""
     listed = (study.summary or {}).get("figures")
-    items = listed.items() if isinstance(listed, Mapping) else \
-        ((Path(str(p)).stem, p) for p in listed) if isinstance(listed, list) else ()
+    items = (
+        listed.items()
+        if isinstance(listed, Mapping)
+        else ((Path(str(p)).stem, p) for p in listed)
+        if isinstance(listed, list)
+        else ()
+    )
     return {str(k): rel(study, str(p)) for k, p in items if p}
 
 
@@ -84,6 +91,7 @@ def rel(study: Study, path: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- cells
+
 
 def md(source: str) -> Cell:
     return new_markdown_cell(source.strip())
@@ -150,22 +158,34 @@ def pretty(key: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- how it ran
 
+
 def failed_runs(study: Study) -> list[Cell]:
     """A note listing the training runs that failed for good (summary `failed_runs`), if any."""
     failed = (study.summary or {}).get("failed_runs") or []
     if not failed:
         return []
     rows = "\n".join(f"- `{f.get('name')}` **failed**: `{f.get('error')}`" for f in failed)
-    return [md(f"**{len(failed)} run(s) failed** and are missing from the figures, tables and numbers of this "
-               f"section (run the same command again to retry them):\n\n{rows}")]
+    return [
+        md(
+            f"**{len(failed)} run(s) failed** and are missing from the figures, tables and numbers of this "
+            f"section (run the same command again to retry them):\n\n{rows}"
+        )
+    ]
 
 
 def not_run(study: Study) -> list[Cell]:
-    why = study.problem or (f"`{study.name}/` holds no `summary.json`" if study.dir.is_dir()
-                            else f"there is no `{study.name}/` folder")
-    return [md(f"> **Not run.** {why[0].upper() + why[1:]} in this results folder, so this section has nothing to show. Run "
-               f"`denselab {COMMANDS[study.name]} --out {study.dir}` (or `denselab all --out {study.root}`, which "
-               f"skips finished studies), then `denselab report {study.root}`.")]
+    why = study.problem or (
+        f"`{study.name}/` holds no `summary.json`"
+        if study.dir.is_dir()
+        else f"there is no `{study.name}/` folder"
+    )
+    return [
+        md(
+            f"> **Not run.** {why[0].upper() + why[1:]} in this results folder, so this section has nothing to show. Run "
+            f"`denselab {COMMANDS[study.name]} --out {study.dir}` (or `denselab all --out {study.root}`, which "
+            f"skips finished studies), then `denselab report {study.root}`."
+        )
+    ]
 
 
 def _flag(name: str, value: Any) -> str:
@@ -203,51 +223,81 @@ def _same(a: Any, b: Any) -> bool:
 def differs_from_full(study: Study) -> list[str]:
     """Settings of the run that differ from the full preset (the assignment's settings), as 'name = value'."""
     base = sources.preset_values(study.name, "full")
-    return [f"`{k}` = {fmt.num(v)} (full: {fmt.num(base[k])})" for k, v in study.config.items()
-            if k in base and k != "seed" and not _same(v, base[k])]
+    return [
+        f"`{k}` = {fmt.num(v)} (full: {fmt.num(base[k])})"
+        for k, v in study.config.items()
+        if k in base and k != "seed" and not _same(v, base[k])
+    ]
 
 
 def how_it_ran(study: Study) -> list[Cell]:
     """The exact command and the resolved config (config.json), each setting with its one-line meaning."""
     record = study.record or {}
     if not study.config:
-        return [md("*This study's folder holds no `config.json`, so the command and settings cannot be shown.*")]
+        return [
+            md("*This study's folder holds no `config.json`, so the command and settings cannot be shown.*")
+        ]
     docs = sources.field_docs(study.name)
-    rows = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{escape(fmt.num(v))}</td><td>{escape(docs.get(k, ''))}"
-                   f"</td></tr>" for k, v in study.config.items())
-    software = ", ".join(f"{label} {record[key]}" for key, label in (
-        ("denselab_version", "denselab"), ("git_commit", "commit"), ("torch_version", "torch"),
-        ("python_version", "Python")) if record.get(key))
+    rows = "".join(
+        f"<tr><td><code>{escape(k)}</code></td><td>{escape(fmt.num(v))}</td><td>{escape(docs.get(k, ''))}"
+        f"</td></tr>"
+        for k, v in study.config.items()
+    )
+    software = ", ".join(
+        f"{label} {record[key]}"
+        for key, label in (
+            ("denselab_version", "denselab"),
+            ("git_commit", "commit"),
+            ("torch_version", "torch"),
+            ("python_version", "Python"),
+        )
+        if record.get(key)
+    )
     diff = differs_from_full(study)
-    note = (f"It differs from the full preset (the assignment's settings) in {fmt.names(diff)}."
-            if diff else "Every setting is the full preset's.")
-    return [md(f"**How it was run.** {note} The results below come from this command (preset "
-               f"`{record.get('preset')}`{', on ' + record['device'] if record.get('device') else ''}"
-               f"{'; ' + software if software else ''}):\n\n```\n{command_line(study)}\n```\n\n"
-               f"<details><summary>The resolved config (<code>{study.name}/config.json</code>): every setting, "
-               f"its value and its meaning</summary><table><thead><tr><th>setting</th><th>value</th>"
-               f"<th>meaning</th></tr></thead><tbody>{rows}</tbody></table></details>")]
+    note = (
+        f"It differs from the full preset (the assignment's settings) in {fmt.names(diff)}."
+        if diff
+        else "Every setting is the full preset's."
+    )
+    return [
+        md(
+            f"**How it was run.** {note} The results below come from this command (preset "
+            f"`{record.get('preset')}`{', on ' + record['device'] if record.get('device') else ''}"
+            f"{'; ' + software if software else ''}):\n\n```\n{command_line(study)}\n```\n\n"
+            f"<details><summary>The resolved config (<code>{study.name}/config.json</code>): every setting, "
+            f"its value and its meaning</summary><table><thead><tr><th>setting</th><th>value</th>"
+            f"<th>meaning</th></tr></thead><tbody>{rows}</tbody></table></details>"
+        )
+    ]
 
 
 def code_that_ran(study: Study, section: str) -> list[Cell]:
     """Each entry of `sources.SOURCES[study][section]`: its sentence, then the functions' source as the study
     recorded it when it started (`<study>/sources.json`); the installed source for a folder without that file."""
     saved, _ = read_json(study.dir / sources.SNAPSHOT)
-    ran = saved.get("functions") if isinstance(saved, dict) and isinstance(saved.get("functions"), dict) else {}
+    ran = (
+        saved.get("functions") if isinstance(saved, dict) and isinstance(saved.get("functions"), dict) else {}
+    )
     cells = []
     for sentence, dotted in sources.SOURCES.get(study.name, {}).get(section, ()):
         unrecorded = [d for d in dotted if d not in ran]
         if not ran:
-            sentence += (f" *(`{study.name}/{sources.SNAPSHOT}` is missing, so this is the code installed when the "
-                         "report was built, which may not be the code that ran.)*")
+            sentence += (
+                f" *(`{study.name}/{sources.SNAPSHOT}` is missing, so this is the code installed when the "
+                "report was built, which may not be the code that ran.)*"
+            )
         elif unrecorded:
             names = ", ".join(f"`{d.rsplit('.', 1)[1]}`" for d in unrecorded)
-            sentence += (f" *(`{study.name}/{sources.SNAPSHOT}` does not record {names}, so that is the code "
-                         "installed when the report was built, which may not be the code that ran.)*")
+            sentence += (
+                f" *(`{study.name}/{sources.SNAPSHOT}` does not record {names}, so that is the code "
+                "installed when the report was built, which may not be the code that ran.)*"
+            )
         cells.append(md(sentence))
         for module, names_ in sources.by_module(dotted):
             try:
-                body = "\n\n\n".join(ran.get(f"{module}.{n}") or sources.source_of(f"{module}.{n}") for n in names_)
+                body = "\n\n\n".join(
+                    ran.get(f"{module}.{n}") or sources.source_of(f"{module}.{n}") for n in names_
+                )
             except LookupError as e:
                 print(f"denselab report: warning: {e}", file=sys.stderr)
                 cells.append(md(f"*The source of `{module}` ({', '.join(names_)}) cannot be shown: {e}.*"))
@@ -261,18 +311,26 @@ def method(study: Study, formulas: str, recipe: Callable[..., str], described: s
     config that the recipe's sentences do not cover and that differs from the full preset, with its meaning, so
     that every setting that is not the default is named."""
     cfg = study.config
-    text = recipe(cfg, study.summary) if cfg else ("*No `config.json` was found, so the settings that ran cannot be "
-                                                   "stated.*")
+    text = (
+        recipe(cfg, study.summary)
+        if cfg
+        else ("*No `config.json` was found, so the settings that ran cannot be stated.*")
+    )
     docs = sources.field_docs(study.name)
     full = sources.preset_values(study.name, "full")
-    rest = [f"`{k}` = {fmt.num(v)} ({docs.get(k, 'no description').rstrip('.')})" for k, v in cfg.items()
-            if k not in described and (k not in full or not _same(v, full[k]))]
+    rest = [
+        f"`{k}` = {fmt.num(v)} ({docs.get(k, 'no description').rstrip('.')})"
+        for k, v in cfg.items()
+        if k not in described and (k not in full or not _same(v, full[k]))
+    ]
     if rest:
         text += " Other settings: " + "; ".join(rest) + "."
     return f"**Method.** {formulas}\n\n{text}" if formulas else f"**Method.** {text}"
 
 
-def opening(study: Study, title: str, formulas: str, recipe: Callable[..., str], described: set[str]) -> list[Cell]:
+def opening(
+    study: Study, title: str, formulas: str, recipe: Callable[..., str], described: set[str]
+) -> list[Cell]:
     """A problem's first cells: its title and method, then how it was run (or why there is nothing to show)."""
     intro = md(f"# {title}\n\n" + method(study, formulas, recipe, described))
     return [intro, *(not_run(study) if study.summary is None else how_it_ran(study))]

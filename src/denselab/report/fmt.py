@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 ACTIVATION_NAMES = {"sigmoid": "sigmoid", "relu": "ReLU", "tanh": "tanh"}
 INIT_NAMES = {"normal": "N(0, 0.01²)", "xavier": "Xavier", "he": "He"}
@@ -112,8 +113,10 @@ def config_of(record: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def quick_note(record: Mapping[str, Any] | None) -> str:
     if preset_of(record) == "quick":
-        return (" These numbers come from the **quick** preset (a subset of the data, one or two epochs): a smoke "
-                "run of the same code, not the assignment's settings; `--preset full` gives the real ones.")
+        return (
+            " These numbers come from the **quick** preset (a subset of the data, one or two epochs): a smoke "
+            "run of the same code, not the assignment's settings; `--preset full` gives the real ones."
+        )
     return ""
 
 

@@ -8,8 +8,8 @@ that ran (`%%code_that_ran MODULE`) import denselab, which built the report. Not
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import nbformat
 from nbformat.v4 import new_notebook
@@ -156,11 +156,16 @@ def headline(study: Study) -> str:
         return f"test accuracy {pct(s.get('test_accuracy'), 2)}"
     if study.name == "denoise":
         held = s.get("heldout_snr_db")
-        return (f"held-out test SNR {db(held)} (input {db(s.get('heldout_input_snr_db'))}); " if held is not None
-                else "") + f"validation SNR {db(s.get('validation_snr_db'))} (input {db(s.get('validation_input_snr_db'))})"
+        return (
+            f"held-out test SNR {db(held)} (input {db(s.get('heldout_input_snr_db'))}); "
+            if held is not None
+            else ""
+        ) + f"validation SNR {db(s.get('validation_snr_db'))} (input {db(s.get('validation_input_snr_db'))})"
     arms = [a for a in s.get("arms") or [] if isinstance(a, dict)]
     if study.name == "optim":
-        return f"{len(arms)} arm × optimiser pairs, {sum(a.get('outcome') == 'diverged' for a in arms)} diverged"
+        return (
+            f"{len(arms)} arm × optimiser pairs, {sum(a.get('outcome') == 'diverged' for a in arms)} diverged"
+        )
     return f"{len(arms)} arms, {sum(bool(a.get('overfits')) for a in arms)} overfit"
 
 
@@ -201,9 +206,15 @@ Figures, sounds and the MathJax that typesets the maths are embedded in `report.
 """)
     setup = code(SETUP.replace("__RESULTS__", repr(str(root))))
     setup.metadata.update(tags=["hide-input"], jupyter={"source_hidden": True})  # helpers, not results
-    cells = [intro, md("The first code cell (shown in `report.ipynb`, hidden in the HTML) defines where the results "
-                       "are, the helpers `load`, `table`, `figure` and `play`, and the `%%code_that_ran` cell "
-                       "magic."), setup]
+    cells = [
+        intro,
+        md(
+            "The first code cell (shown in `report.ipynb`, hidden in the HTML) defines where the results "
+            "are, the helpers `load`, `table`, `figure` and `play`, and the `%%code_that_ran` cell "
+            "magic."
+        ),
+        setup,
+    ]
     for st in studies:
         cells += SECTIONS[st.name].cells(st)
     nb = new_notebook(cells=cells)

@@ -56,18 +56,26 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 600) -> nbforma
         specs = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
         # local sockets and connection file in the temp folder: nothing listens on the network, nothing is
         # written to Jupyter's runtime folder
-        km = KernelManager(kernel_name="denselab-python", kernel_spec_manager=specs, transport="ipc",
-                           ip=str(Path(tmp) / "kernel"), connection_file=str(Path(tmp) / "kernel.json"))
-        client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True,
-                                resources={"metadata": {"path": str(cwd)}})
+        km = KernelManager(
+            kernel_name="denselab-python",
+            kernel_spec_manager=specs,
+            transport="ipc",
+            ip=str(Path(tmp) / "kernel"),
+            connection_file=str(Path(tmp) / "kernel.json"),
+        )
+        client = NotebookClient(
+            nb, km=km, timeout=timeout, allow_errors=True, resources={"metadata": {"path": str(cwd)}}
+        )
         log = Path(tmp) / "kernel.log"
         with open(log, "wb") as stderr:  # the kernel's chatter goes here; shown only if it fails
             try:
                 client.execute(stderr=stderr)
             except Exception as e:
                 tail = log.read_text(errors="replace")[-2000:].strip()
-                raise RuntimeError(f"the report notebook could not be executed ({type(e).__name__}: {e})"
-                                   + (f"; kernel said: {tail}" if tail else "")) from e
+                raise RuntimeError(
+                    f"the report notebook could not be executed ({type(e).__name__}: {e})"
+                    + (f"; kernel said: {tail}" if tail else "")
+                ) from e
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
@@ -84,22 +92,30 @@ def kernel_path() -> str:
 
 def cell_errors(nb: nbformat.NotebookNode) -> list[str]:
     """'ename: evalue' of every error output in the executed notebook."""
-    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
 
 
 def to_html(nb: nbformat.NotebookNode) -> str:
     """The executed notebook as one HTML page; images and audio are already data: URIs in the outputs."""
     import jinja2
     from nbconvert import HTMLExporter
-
     from traitlets.config import Config
 
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_input_tags = {"hide-input"}
-    exporter = HTMLExporter(config=config, template_name="lab", embed_images=True,
-                            extra_loaders=[jinja2.DictLoader({"denselab.html.j2": _TEMPLATE})])
+    exporter = HTMLExporter(
+        config=config,
+        template_name="lab",
+        embed_images=True,
+        extra_loaders=[jinja2.DictLoader({"denselab.html.j2": _TEMPLATE})],
+    )
     exporter.template_file = "denselab.html.j2"
     resources = {"metadata": {"name": "denselab report"}, "denselab_mathjax": inline_mathjax()}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -118,8 +134,11 @@ def inline_mathjax() -> str:
 
 
 # src/href of media-bearing tags; a page that mails well has only data: URIs (and #anchors) there.
-_MEDIA = re.compile(r"<(img|audio|source|video|track|embed|iframe|link|script|object)\b[^>]*?"
-                    r"\b(src|href|data)\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+_MEDIA = re.compile(
+    r"<(img|audio|source|video|track|embed|iframe|link|script|object)\b[^>]*?"
+    r"\b(src|href|data)\s*=\s*[\"']([^\"']*)[\"']",
+    re.IGNORECASE,
+)
 
 
 def external_refs(html: str, allow: tuple[str, ...] = ()) -> list[str]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -35,8 +36,8 @@ from denselab.training.batched import Data, Member, Shape, fit_group
 JOB_FORMAT = "denselab-arm-job/1"
 
 
-
 # ----------------------------------------------------------------------------------------- shared config
+
 
 @dataclass(frozen=True)
 class ArmConfig:
@@ -82,8 +83,9 @@ def run_seeds(config: ArmConfig) -> list[int]:
 def validate_common(config: ArmConfig, allowed_arms: Sequence[str], positive: Sequence[str] = ()) -> None:
     """The checks every arm study makes: known arms, positive sizes (plus `positive`), sane subsets."""
     check_choices("arms", config.arms, allowed_arms)
-    check_positive(config, ("seeds", "epochs", "batch_size", "hidden_layers", "hidden_width", "probe_size",
-                            *positive))
+    check_positive(
+        config, ("seeds", "epochs", "batch_size", "hidden_layers", "hidden_width", "probe_size", *positive)
+    )
     check_subsets(config)
     if config.group_size < 0:
         raise DenselabError(f"--group-size must be 0 (as large as fits) or more, got {config.group_size}")
@@ -91,11 +93,14 @@ def validate_common(config: ArmConfig, allowed_arms: Sequence[str], positive: Se
 
 # ------------------------------------------------------------------------------------------- config checks
 
+
 def check_choices(option: str, given: Sequence[str], allowed: Sequence[str]) -> None:
     """DenselabError unless `given` is a non-empty selection from `allowed`."""
     bad = [g for g in given if g not in allowed]
     if bad or not given:
-        raise DenselabError(f"unknown --{option} {' '.join(bad) or '(none given)'} (choose from {' '.join(allowed)})")
+        raise DenselabError(
+            f"unknown --{option} {' '.join(bad) or '(none given)'} (choose from {' '.join(allowed)})"
+        )
 
 
 def check_positive(config: Any, names: Sequence[str]) -> None:
@@ -137,11 +142,14 @@ def load_data(runtime: Runtime, config: ArmConfig, scaling: str = "standardise")
             images, labels = images[idx], labels[idx]
         return normalize(images, mean, std).to(runtime.device), labels.to(runtime.device)
 
-    return (pick(mnist.train_images, mnist.train_labels, config.train_subset),
-            pick(mnist.test_images, mnist.test_labels, config.test_subset))
+    return (
+        pick(mnist.train_images, mnist.train_labels, config.train_subset),
+        pick(mnist.test_images, mnist.test_labels, config.test_subset),
+    )
 
 
 # --------------------------------------------------------------------------------------------------- jobs
+
 
 @dataclass(frozen=True)
 class Job:
@@ -191,39 +199,85 @@ class Job:
         return json_roundtrip(spec)
 
 
-def make_job(config: ArmConfig, study: str, arm: str, seed: int, *, optimizer: str, lr: float | None = None,
-             dropout: float | tuple[float, ...] = 0.0, init_std: float = 0.01, eval_train: bool = False,
-             input_scaling: str = "standardise") -> Job:
+def make_job(
+    config: ArmConfig,
+    study: str,
+    arm: str,
+    seed: int,
+    *,
+    optimizer: str,
+    lr: float | None = None,
+    dropout: float | tuple[float, ...] = 0.0,
+    init_std: float = 0.01,
+    eval_train: bool = False,
+    input_scaling: str = "standardise",
+) -> Job:
     """A job of `study` at `seed` with the shared settings (widths, epochs, batch, subsets, probes) of `config`."""
     activation, init = arm.split("-")
-    return Job(study=study, arm=arm, activation=activation, init=init, init_std=init_std,
-               widths=tuple(widths(config)), dropout=dropout, optimizer=optimizer, lr=lr, epochs=config.epochs,
-               batch_size=config.batch_size, train_subset=config.train_subset, test_subset=config.test_subset,
-               data_seed=config.seed, seed=seed, eval_train=eval_train, probe_size=config.probe_size,
-               trace_steps=config.trace_steps, input_scaling=input_scaling)
+    return Job(
+        study=study,
+        arm=arm,
+        activation=activation,
+        init=init,
+        init_std=init_std,
+        widths=tuple(widths(config)),
+        dropout=dropout,
+        optimizer=optimizer,
+        lr=lr,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        train_subset=config.train_subset,
+        test_subset=config.test_subset,
+        data_seed=config.seed,
+        seed=seed,
+        eval_train=eval_train,
+        probe_size=config.probe_size,
+        trace_steps=config.trace_steps,
+        input_scaling=input_scaling,
+    )
 
 
 def member(job: Job) -> Member:
     """What the job's run does differently from the others of its group: activation, init (N(0, init_std²) for
     `normal`), input dropout rate of each weight layer (a single rate applies to every layer), optimiser, seed."""
     n_layers = len(job.widths) - 1
-    rates = (tuple(float(p) for p in job.dropout) if isinstance(job.dropout, (tuple, list))
-             else (float(job.dropout),) * n_layers)
-    return Member(activation=job.activation, init=job.init, init_std=job.init_std, dropout=rates,
-                  optimizer=job.optimizer, lr=job.lr, seed=job.seed)
+    rates = (
+        tuple(float(p) for p in job.dropout)
+        if isinstance(job.dropout, (tuple, list))
+        else (float(job.dropout),) * n_layers
+    )
+    return Member(
+        activation=job.activation,
+        init=job.init,
+        init_std=job.init_std,
+        dropout=rates,
+        optimizer=job.optimizer,
+        lr=job.lr,
+        seed=job.seed,
+    )
 
 
 def group_key(job: Job) -> tuple:
     """What the jobs trained together share: widths, batch size, epochs, the data (subsets, their seed, the pixel
     scaling) and what is measured (eval mode train curves, probe size, traced steps)."""
-    return (tuple(job.widths), job.batch_size, job.epochs, job.train_subset, job.test_subset, job.data_seed,
-            job.eval_train, job.probe_size, job.trace_steps, job.input_scaling)
+    return (
+        tuple(job.widths),
+        job.batch_size,
+        job.epochs,
+        job.train_subset,
+        job.test_subset,
+        job.data_seed,
+        job.eval_train,
+        job.probe_size,
+        job.trace_steps,
+        job.input_scaling,
+    )
 
 
 # Largest per-layer stacked weight (bytes) of a group. glibc hands blocks above 32 MiB (its largest mmap
 # threshold) back to the OS on every free, so each step's gradients would be page-faulted in anew: measured
 # 0.60 of peak for all 40 Study-3 runs in one group against 0.65 for 20 (CPU time, 2 threads, shared machine).
-GROUP_LAYER_BYTES = 32 * 2 ** 20
+GROUP_LAYER_BYTES = 32 * 2**20
 
 
 def group_jobs(jobs: Sequence[Job], max_size: int | None = None) -> list[list[Job]]:
@@ -248,24 +302,38 @@ def group_jobs(jobs: Sequence[Job], max_size: int | None = None) -> list[list[Jo
     return out
 
 
-def train_group(jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "train") -> list[dict[str, Any]]:
+def train_group(
+    jobs: Sequence[Job], data: Data, runtime: Runtime, desc: str = "train"
+) -> list[dict[str, Any]]:
     """Train jobs that share a `group_key` as one batched computation (`training.batched.fit_group`); one
     result per job, in order: curves, initial metrics, probes, trace, divergence, timings. Each job keeps its
     own initialisation, data order, dropout masks, optimiser state and divergence; a group of one is the
     single-run path."""
     keys = {group_key(job) for job in jobs}
     if len(keys) != 1:
-        raise ValueError(f"train_group needs jobs that share widths, batch size, epochs and data; "
-                         f"got {len(keys)} kinds")
+        raise ValueError(
+            f"train_group needs jobs that share widths, batch size, epochs and data; got {len(keys)} kinds"
+        )
     j0 = jobs[0]
     members = [member(j) for j in jobs]
-    shape = Shape(widths=tuple(j0.widths), epochs=j0.epochs, batch_size=j0.batch_size, eval_train=j0.eval_train,
-                  probe_size=j0.probe_size, trace_steps=j0.trace_steps)
+    shape = Shape(
+        widths=tuple(j0.widths),
+        epochs=j0.epochs,
+        batch_size=j0.batch_size,
+        eval_train=j0.eval_train,
+        probe_size=j0.probe_size,
+        trace_steps=j0.trace_steps,
+    )
     return fit_group(members, shape, data, runtime.device, quiet=runtime.quiet, desc=desc)
 
 
-def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[Runtime], Data],
-             runtime: Runtime, group_size: int = 0) -> list[dict[str, Any]]:
+def run_jobs(
+    jobs: Sequence[Job],
+    runs_dir: Path,
+    data_fn: Callable[[Runtime], Data],
+    runtime: Runtime,
+    group_size: int = 0,
+) -> list[dict[str, Any]]:
     """Run every job not already finished in `runs_dir` on `runtime.executor`; return per job, in order, the
     run file's record as JSON reads it back plus `"reused"` (`{"name", "spec", "result", "reused"}`), or
     `{"name", "spec", "failed": True, "error", "reused": False}` for a job that failed for good (it has no run
@@ -286,8 +354,10 @@ def run_jobs(jobs: Sequence[Job], runs_dir: Path, data_fn: Callable[[Runtime], D
         else:
             todo.append(job)
     if done and not runtime.quiet:
-        print(f"  {len(done)} of {len(jobs)} jobs finished earlier: reusing their files in {runs_dir}",
-              file=sys.stderr)
+        print(
+            f"  {len(done)} of {len(jobs)} jobs finished earlier: reusing their files in {runs_dir}",
+            file=sys.stderr,
+        )
 
     def on_result(name: str, job: Job, result: dict[str, Any] | None, error: str | None) -> None:
         if error is not None:
@@ -312,10 +382,15 @@ def failed_entries(done: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[
     """The summary's `failed_runs`: per failed job the spec fields in `keys`, its name and its error.
 
     Raises RuntimeError when every job failed (there is nothing to summarise)."""
-    failed = [{**{k: j["spec"][k] for k in keys}, "failed": True, "error": j["error"], "name": j["name"]}
-              for j in done if j.get("failed")]
+    failed = [
+        {**{k: j["spec"][k] for k in keys}, "failed": True, "error": j["error"], "name": j["name"]}
+        for j in done
+        if j.get("failed")
+    ]
     if failed and len(failed) == len(done):
-        raise RuntimeError(f"all {len(done)} runs failed; the first: {failed[0]['name']}: {failed[0]['error']}")
+        raise RuntimeError(
+            f"all {len(done)} runs failed; the first: {failed[0]['name']}: {failed[0]['error']}"
+        )
     return failed
 
 
@@ -331,6 +406,7 @@ def _read_run(path: Path) -> dict[str, Any] | None:
 
 # ------------------------------------------------------------------------------------------------ summary
 
+
 def seed_stats(values: Sequence[float | None]) -> dict[str, float | None]:
     """mean / min / max over the finite values (None when there are none)."""
     vals = [float(v) for v in values if finite(v)]
@@ -344,10 +420,27 @@ def run_entry(job: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     the traced loss of the first steps (not the traced per-step gradient norms: those stay in the run file)."""
     spec, res = job["spec"], job["result"]
     entry = {k: spec[k] for k in keys}
-    entry.update({k: res.get(k) for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "diverged",
-                                       "diverged_at", "initial", "epochs_completed", "steps_per_epoch",
-                                       "train_size", "test_size",
-                                       "train_seconds", "train_cpu_seconds", "probes")})
+    entry.update(
+        {
+            k: res.get(k)
+            for k in (
+                "train_loss",
+                "train_accuracy",
+                "test_loss",
+                "test_accuracy",
+                "diverged",
+                "diverged_at",
+                "initial",
+                "epochs_completed",
+                "steps_per_epoch",
+                "train_size",
+                "test_size",
+                "train_seconds",
+                "train_cpu_seconds",
+                "probes",
+            )
+        }
+    )
     entry["first_steps_loss"] = res["trace"]["loss"]
     entry["run_file"] = f"runs/{job['name']}.json"
     return entry

@@ -51,8 +51,18 @@ from denselab.errors import DenselabError
 from denselab.io import save_wav, write_json
 from denselab.studies.denoise_data import Split, feature_stats, split_pair
 from denselab.studies.denoise_eval import baselines, clean_files, scores, unseen_check
-from denselab.studies.denoise_model import (REF_RMS, VARIANTS, Denoiser, denoise_any_rate, denoise_signal,
-                                            estimate_magnitude, load_pair, new_denoiser, save_denoiser, signal_gain)
+from denselab.studies.denoise_model import (
+    REF_RMS,
+    VARIANTS,
+    Denoiser,
+    denoise_any_rate,
+    denoise_signal,
+    estimate_magnitude,
+    load_pair,
+    new_denoiser,
+    save_denoiser,
+    signal_gain,
+)
 from denselab.training import make_optimizer, seed_everything
 
 
@@ -129,13 +139,23 @@ class Config:
     unseen: str | None = None
     """Folder of clean speech for the check on voices never heard, run after training [default: <data-dir>/speech/unseen when present; 'none' = skip]."""
 
+
 PRESETS: dict[str, dict] = {
     "full": {},
-    "quick": {"hidden": (256, 256), "magnitude_hidden": (256, 256), "epochs": 3, "frames_per_epoch": 4096, "patience": 3},
+    "quick": {
+        "hidden": (256, 256),
+        "magnitude_hidden": (256, 256),
+        "epochs": 3,
+        "frames_per_epoch": 4096,
+        "patience": 3,
+    },
 }
 
-SPEECH_FILES = {"clean": "train_clean_male.wav", "noisy": "train_dirty_male.wav",
-                "test": ("test_x_01.wav", "test_x_02.wav")}
+SPEECH_FILES = {
+    "clean": "train_clean_male.wav",
+    "noisy": "train_dirty_male.wav",
+    "test": ("test_x_01.wav", "test_x_02.wav"),
+}
 
 
 # --------------------------------------------------------------------------------------- training data
@@ -149,23 +169,35 @@ def remix_draw(split: Split, cfg: Config, gen: torch.Generator) -> tuple[torch.T
     remix = torch.rand(B, generator=gen) < cfg.remix_fraction
     # remixed frames draw from all speech (perturbed copies too); recorded pairs only from the recording
     perturbed = remix & (torch.rand(B, generator=gen) < cfg.speed_share) & (len(split.speech_frames) > T)
-    i_s = torch.where(perturbed, T + torch.randint(max(1, len(split.speech_frames) - T), (B,), generator=gen),
-                      torch.randint(T, (B,), generator=gen))
+    i_s = torch.where(
+        perturbed,
+        T + torch.randint(max(1, len(split.speech_frames) - T), (B,), generator=gen),
+        torch.randint(T, (B,), generator=gen),
+    )
     i_n = torch.where(remix, torch.randint(T, (B,), generator=gen), i_s)
-    snr = 10.0 ** ((cfg.snr_low_db + (cfg.snr_high_db - cfg.snr_low_db) * torch.rand(B, generator=gen)) / 10.0)
+    snr = 10.0 ** (
+        (cfg.snr_low_db + (cfg.snr_high_db - cfg.snr_low_db) * torch.rand(B, generator=gen)) / 10.0
+    )
     # gains that give the recording this SNR and a mean square of REF_RMS²: a²Ps + b²Pn = REF², a²Ps = snr·b²Pn
-    a = torch.where(remix, REF_RMS * torch.sqrt(snr / ((1 + snr) * split.speech_power)),
-                    torch.full((B,), REF_RMS / math.sqrt(split.noisy_power)))
+    a = torch.where(
+        remix,
+        REF_RMS * torch.sqrt(snr / ((1 + snr) * split.speech_power)),
+        torch.full((B,), REF_RMS / math.sqrt(split.noisy_power)),
+    )
     b = torch.where(remix, REF_RMS / torch.sqrt((1 + snr) * split.noise_power), a)
     jitter = 10.0 ** ((2 * torch.rand(B, generator=gen) - 1) * cfg.level_jitter_db / 20.0)
     return remix, i_s, i_n, a * jitter, b * jitter
 
 
-def remix_batch(split: Split, cfg: Config, gen: torch.Generator, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+def remix_batch(
+    split: Split, cfg: Config, gen: torch.Generator, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(noisy X, clean S) complex frames (B, 513) at REF_RMS level, made of `remix_draw`'s frames and gains."""
     remix, i_s, i_n, a, b = remix_draw(split, cfg, gen)
     s = a[:, None].to(device) * split.speech_frames[i_s.to(split.speech_frames.device)]
-    if cfg.hf_boost_db > 0:  # off draws nothing, so runs without the boost reproduce the numbers from before it
+    if (
+        cfg.hf_boost_db > 0
+    ):  # off draws nothing, so runs without the boost reproduce the numbers from before it
         s = s * speech_eq(remix, cfg, s.shape[1], split.sample_rate, gen).to(device)
     return s + b[:, None].to(device) * split.noise_frames[i_n.to(split.noise_frames.device)], s
 
@@ -178,7 +210,9 @@ def speech_eq(remix: torch.Tensor, cfg: Config, n_bins: int, sr: int, gen: torch
     return 10.0 ** (db[:, None] * torch.sigmoid((f - cfg.hf_boost_hz) / 500.0) / 20.0)
 
 
-def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse", floor: float = 1e-3) -> torch.Tensor:
+def loss_fn(
+    den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse", floor: float = 1e-3
+) -> torch.Tensor:
     """The training loss of a batch of frames (B, 513).
 
     Targets: mask: |S|·cos(∠S − ∠X), so the squared error is |S − Ŝ|² up to a constant (the complex error with
@@ -196,10 +230,10 @@ def loss_fn(den: Denoiser, x: torch.Tensor, s: torch.Tensor, kind: str = "mse", 
         # each frame's complex error energy (what the frame adds to the reconstruction's noise) over a floor
         err = ((est - target) ** 2).sum(1)
         if den.variant == "mask":
-            err = err + (s.abs() ** 2 - target ** 2).sum(1)  # the part orthogonal to the noisy phase
+            err = err + (s.abs() ** 2 - target**2).sum(1)  # the part orthogonal to the noisy phase
         delta = floor * (s.abs() ** 2).sum(1).mean()  # 1e-4: silent frames dominate; 1e-2 ties (BENCHMARKS)
         return torch.log10(err + delta).mean()
-    return torch.mean((est - target) ** 2) / (den.mag_scale ** 2)
+    return torch.mean((est - target) ** 2) / (den.mag_scale**2)
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -211,11 +245,15 @@ class TrainResult:
     validation_snr_db: float  # of the kept weights as they denoise (`mask_power`, `grids`)
     best_epoch: int
     train_loss: list[float]
-    validation_snr_curve: list[float]  # per epoch, of the net as trained (power 1, one grid): what early stopping follows
+    validation_snr_curve: list[
+        float
+    ]  # per epoch, of the net as trained (power 1, one grid): what early stopping follows
     seconds: float
     collapse_restarts: int
     stopped_early: bool
-    validation_output: np.ndarray | None = None  # the kept weights' denoised validation audio (None for the refit)
+    validation_output: np.ndarray | None = (
+        None  # the kept weights' denoised validation audio (None for the refit)
+    )
 
 
 def output_energy_ratio(den: Denoiser, val_mag: torch.Tensor) -> float:
@@ -223,11 +261,18 @@ def output_energy_ratio(den: Denoiser, val_mag: torch.Tensor) -> float:
     with torch.no_grad():
         den.net.eval()
         est = estimate_magnitude(den, val_mag)
-    return float((est ** 2).sum() / (val_mag ** 2).sum().clamp_min(1e-20))
+    return float((est**2).sum() / (val_mag**2).sum().clamp_min(1e-20))
 
 
-def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: bool,
-                  max_restarts: int = 2, fixed_epochs: int | None = None) -> TrainResult:
+def train_variant(
+    variant: str,
+    split: Split,
+    cfg: Config,
+    device: str,
+    quiet: bool,
+    max_restarts: int = 2,
+    fixed_epochs: int | None = None,
+) -> TrainResult:
     """Train one variant with early stopping on validation SNR. An all-zero output (collapse) or a non-finite
     loss restarts from a fresh initialisation at half the learning rate, at most `max_restarts` times.
 
@@ -236,18 +281,31 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
     measured (`validation_snr_db` is nan), since that part has been trained on."""
     feat_mean, feat_std, mag_scale, bin_means = feature_stats(split)
     val_mag = spectrum(split.val_noisy * signal_gain(split.val_noisy, REF_RMS), device=device).abs()
-    on_device = dataclasses.replace(split, clean_frames=split.clean_frames.to(device),
-                                    speech_frames=split.speech_frames.to(device),
-                                    noise_frames=split.noise_frames.to(device))
+    on_device = dataclasses.replace(
+        split,
+        clean_frames=split.clean_frames.to(device),
+        speech_frames=split.speech_frames.to(device),
+        noise_frames=split.noise_frames.to(device),
+    )
     t0 = time.perf_counter()
     restarts = 0
     while True:
         gen = seed_everything(cfg.seed + 1000 * restarts)
-        lr = cfg.lr / 2 ** restarts
+        lr = cfg.lr / 2**restarts
         hidden = cfg.magnitude_hidden if variant == "magnitude" else cfg.hidden
-        den = new_denoiser(variant, hidden, feat_mean, feat_std, mag_scale, split.sample_rate, bin_means,
-                           features=cfg.features if variant == "magnitude" else "log", dropout=cfg.dropout,
-                           mask_power=cfg.mask_power if variant == "mask" else 1.0, grids=cfg.denoise_grids).to(device)
+        den = new_denoiser(
+            variant,
+            hidden,
+            feat_mean,
+            feat_std,
+            mag_scale,
+            split.sample_rate,
+            bin_means,
+            features=cfg.features if variant == "magnitude" else "log",
+            dropout=cfg.dropout,
+            mask_power=cfg.mask_power if variant == "mask" else 1.0,
+            grids=cfg.denoise_grids,
+        ).to(device)
         opt = make_optimizer("adam", den.net.parameters(), lr=lr)  # fused kernel where torch has one
         # validation (and the saved model) use an exponential moving average of the weights: steadier than
         # the last step's weights, whose validation SNR jumps by ~1 dB from epoch to epoch
@@ -256,13 +314,20 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
             averaged = AveragedModel(den.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
             averaged.update_parameters(den.net)  # the first update copies: the average starts at the init
         # early stopping follows the mask as trained (power 1, one grid): how it denoises does not move the epoch
-        ema = dataclasses.replace(den, net=den.net if averaged is None else averaged.module, mask_power=1.0, grids=1)
+        ema = dataclasses.replace(
+            den, net=den.net if averaged is None else averaged.module, mask_power=1.0, grids=1
+        )
         steps = max(1, cfg.frames_per_epoch // cfg.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=0.05 * lr)
         losses, curve = [], []
         best, best_epoch, best_state, failed = -math.inf, 0, None, False
-        bar = tqdm(range(1, (fixed_epochs or cfg.epochs) + 1), desc=f"denoise {variant}{' refit' if fixed_epochs else ''}",
-                   unit="epoch", disable=quiet, leave=False)
+        bar = tqdm(
+            range(1, (fixed_epochs or cfg.epochs) + 1),
+            desc=f"denoise {variant}{' refit' if fixed_epochs else ''}",
+            unit="epoch",
+            disable=quiet,
+            leave=False,
+        )
         for epoch in bar:
             den.net.train()
             total = torch.zeros((), device=device)
@@ -295,17 +360,31 @@ def train_variant(variant: str, split: Split, cfg: Config, device: str, quiet: b
             break
         restarts += 1
         if not quiet:
-            print(f"denselab: {variant} net collapsed or diverged in epoch {len(losses)}; restarting at lr {cfg.lr / 2 ** restarts:g}")
+            print(
+                f"denselab: {variant} net collapsed or diverged in epoch {len(losses)}; restarting at lr {cfg.lr / 2**restarts:g}"
+            )
     if best_state is None:
-        raise DenselabError(f"the {variant} denoiser collapsed to an all-zero output {restarts + 1} times; "
-                            f"try a lower --lr")
+        raise DenselabError(
+            f"the {variant} denoiser collapsed to an all-zero output {restarts + 1} times; try a lower --lr"
+        )
     den.net.load_state_dict(best_state)
     val_out = None
-    if not fixed_epochs:  # the kept weights' validation SNR as they denoise (mask_power, grids); `run` reuses the audio
+    if (
+        not fixed_epochs
+    ):  # the kept weights' validation SNR as they denoise (mask_power, grids); `run` reuses the audio
         val_out = denoise_signal(den, split.val_noisy)
         best = snr_db(split.val_clean, val_out)
-    return TrainResult(den, best, best_epoch, losses, curve, time.perf_counter() - t0, restarts,
-                       not fixed_epochs and len(curve) < cfg.epochs, val_out)
+    return TrainResult(
+        den,
+        best,
+        best_epoch,
+        losses,
+        curve,
+        time.perf_counter() - t0,
+        restarts,
+        not fixed_epochs and len(curve) < cfg.epochs,
+        val_out,
+    )
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -316,29 +395,44 @@ def validate(config: Config) -> None:
     calls it again). Input files are checked by `run` before training."""
     for name, widths in (("hidden", config.hidden), ("magnitude_hidden", config.magnitude_hidden)):
         if len(widths) < 2 or min(widths) < 1:
-            raise DenselabError(f"--{name.replace('_', '-')} needs at least two positive widths, got "
-                                f"{' '.join(map(str, widths))}")
+            raise DenselabError(
+                f"--{name.replace('_', '-')} needs at least two positive widths, got "
+                f"{' '.join(map(str, widths))}"
+            )
     for name in ("epochs", "frames_per_epoch", "batch_size", "min_epochs"):
         if getattr(config, name) < 1:
             raise DenselabError(f"--{name.replace('_', '-')} must be at least 1")
     if not config.lr > 0 or config.snr_low_db > config.snr_high_db:
         raise DenselabError("--lr must be positive and --snr-low-db at most --snr-high-db")
-    for name, top in (("ema_decay", "1)"), ("dropout", "1)"), ("remix_fraction", "1]"), ("speed_share", "1]")):
+    for name, top in (
+        ("ema_decay", "1)"),
+        ("dropout", "1)"),
+        ("remix_fraction", "1]"),
+        ("speed_share", "1]"),
+    ):
         value = getattr(config, name)
         if not (0.0 <= value < 1.0 or (top == "1]" and value == 1.0)):
             raise DenselabError(f"--{name.replace('_', '-')} must be in [0, {top}, got {value}")
     if not 0.0 < config.validation_fraction < 1.0:
-        raise DenselabError(f"--validation-fraction must be between 0 and 1, got {config.validation_fraction}")
+        raise DenselabError(
+            f"--validation-fraction must be between 0 and 1, got {config.validation_fraction}"
+        )
     if not 0.0 <= config.heldout_fraction < 1.0 - config.validation_fraction:
-        raise DenselabError(f"--heldout-fraction must be in [0, 1 - validation fraction), got {config.heldout_fraction}")
+        raise DenselabError(
+            f"--heldout-fraction must be in [0, 1 - validation fraction), got {config.heldout_fraction}"
+        )
     if config.hf_boost_db < 0 or not config.hf_boost_hz > 0:
-        raise DenselabError(f"--hf-boost-db must be at least 0 and --hf-boost-hz positive, got "
-                            f"{config.hf_boost_db} and {config.hf_boost_hz}")
+        raise DenselabError(
+            f"--hf-boost-db must be at least 0 and --hf-boost-hz positive, got "
+            f"{config.hf_boost_db} and {config.hf_boost_hz}"
+        )
     if not 0.0 < config.mask_power <= 2.0:
         raise DenselabError(f"--mask-power must be in (0, 2], got {config.mask_power}")
     for name in ("frame_shifts", "denoise_grids"):
         if not 1 <= getattr(config, name) <= 64:
-            raise DenselabError(f"--{name.replace('_', '-')} must be between 1 and 64, got {getattr(config, name)}")
+            raise DenselabError(
+                f"--{name.replace('_', '-')} must be between 1 and 64, got {getattr(config, name)}"
+            )
     if any(f <= 0 for f in (*config.speed_factors, *config.pitch_factors, *config.formant_factors)):
         raise DenselabError("--speed-factors, --pitch-factors and --formant-factors must be positive")
 
@@ -361,12 +455,22 @@ def _resolve_inputs(cfg: Config, runtime: Runtime) -> tuple[Path, Path, list[Pat
     return clean, noisy, tests, unseen
 
 
-def split_for(cfg: Config, clean: np.ndarray, noisy: np.ndarray, sr: int, truncated: int = 0,
-              refit: bool = False) -> Split:
+def split_for(
+    cfg: Config, clean: np.ndarray, noisy: np.ndarray, sr: int, truncated: int = 0, refit: bool = False
+) -> Split:
     """`split_pair` with the config's fractions, speed factors, voice copies and frame grids."""
-    return split_pair(clean, noisy, sr, cfg.validation_fraction, truncated, cfg.speed_factors,
-                      tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
-                      cfg.heldout_fraction, refit=refit, shifts=cfg.frame_shifts)
+    return split_pair(
+        clean,
+        noisy,
+        sr,
+        cfg.validation_fraction,
+        truncated,
+        cfg.speed_factors,
+        tuple((p, v) for p in cfg.pitch_factors for v in cfg.formant_factors),
+        cfg.heldout_fraction,
+        refit=refit,
+        shifts=cfg.frame_shifts,
+    )
 
 
 def assignment_name(stem: str) -> str | None:
@@ -378,8 +482,8 @@ def assignment_name(stem: str) -> str | None:
 def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     """Train (both variants with `auto`), validate, score the held-out part, compare with baselines, denoise
     the test files, run the unseen-voice check, plot."""
-    from denselab.plotting.denoise import spectrogram_figure, validation_curves_figure
     from denselab.io import save_figure
+    from denselab.plotting.denoise import spectrogram_figure, validation_curves_figure
 
     runtime = runtime or Runtime()
     out = Path(out_dir)
@@ -389,7 +493,9 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     clean, noisy, sr, truncated = load_pair(clean_path, noisy_path)
     t0 = time.perf_counter()
     split = split_for(config, clean, noisy, sr, truncated)
-    data_seconds = time.perf_counter() - t0  # STFT frame grids, speed and voice copies (the vocoder: most of it)
+    data_seconds = (
+        time.perf_counter() - t0
+    )  # STFT frame grids, speed and voice copies (the vocoder: most of it)
 
     variants = VARIANTS if config.model_type == "auto" else (config.model_type,)
     results = {v: train_variant(v, split, config, runtime.device, runtime.quiet) for v in variants}
@@ -401,20 +507,35 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     refit = None
     if config.refit:
         whole = split_for(config, clean, noisy, sr, truncated, refit=True)
-        refit = train_variant(chosen, whole, config, runtime.device, runtime.quiet, fixed_epochs=best.best_epoch)
+        refit = train_variant(
+            chosen, whole, config, runtime.device, runtime.quiet, fixed_epochs=best.best_epoch
+        )
         final[chosen] = refit.den.to("cpu")
-    save_denoiser(out / "model.pt", final[chosen], extra={"validation_snr_db": best.validation_snr_db,
-                                                          "refit": refit is not None})
+    save_denoiser(
+        out / "model.pt",
+        final[chosen],
+        extra={"validation_snr_db": best.validation_snr_db, "refit": refit is not None},
+    )
     base = baselines(split.val_clean, split.val_noisy, split.noise_psd)
 
     figures, audio, per_variant = {}, {}, {}
     val_out = {v: r.validation_output for v, r in results.items()}
-    held_out = {v: denoise_signal(den, split.held_noisy) for v, den in final.items()} if len(split.held_noisy) else {}
+    held_out = (
+        {v: denoise_signal(den, split.held_noisy) for v, den in final.items()}
+        if len(split.held_noisy)
+        else {}
+    )
     for v, r in results.items():
-        per_variant[v] = {"validation_snr_db": r.validation_snr_db, "widths": list(r.den.widths),
-                          "best_epoch": r.best_epoch, "epochs_run": len(r.train_loss), "stopped_early": r.stopped_early,
-                          "train_seconds": r.seconds, "collapse_restarts": r.collapse_restarts,
-                          **scores("validation", split.val_clean, split.val_noisy, val_out[v], sr)}
+        per_variant[v] = {
+            "validation_snr_db": r.validation_snr_db,
+            "widths": list(r.den.widths),
+            "best_epoch": r.best_epoch,
+            "epochs_run": len(r.train_loss),
+            "stopped_early": r.stopped_early,
+            "train_seconds": r.seconds,
+            "collapse_restarts": r.collapse_restarts,
+            **scores("validation", split.val_clean, split.val_noisy, val_out[v], sr),
+        }
         per_variant[v]["validation_snr_db"] = r.validation_snr_db  # the EMA weights' own measurement
         if v in held_out:
             per_variant[v].update(scores("heldout", split.held_clean, split.held_noisy, held_out[v], sr))
@@ -424,56 +545,101 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
         save_wav(out / f"audio/validation_{name}.wav", y, sr)
     figures["validation_spectrogram"] = "figures/validation_spectrogram.png"
     figures["validation_curves"] = "figures/validation_curves.png"
-    save_figure(spectrogram_figure([("noisy input", split.val_noisy), (f"denoised ({chosen})", val_out[chosen]),
-                                    ("clean reference", split.val_clean)], sr,
-                                   f"Validation part ({config.validation_fraction:.0%} of the training pair)"),
-                out / figures["validation_spectrogram"])
-    save_figure(validation_curves_figure({v: r.validation_snr_curve for v, r in results.items()}, base),
-                out / figures["validation_curves"])
+    save_figure(
+        spectrogram_figure(
+            [
+                ("noisy input", split.val_noisy),
+                (f"denoised ({chosen})", val_out[chosen]),
+                ("clean reference", split.val_clean),
+            ],
+            sr,
+            f"Validation part ({config.validation_fraction:.0%} of the training pair)",
+        ),
+        out / figures["validation_spectrogram"],
+    )
+    save_figure(
+        validation_curves_figure({v: r.validation_snr_curve for v, r in results.items()}, base),
+        out / figures["validation_curves"],
+    )
 
     tests = []
     for path, y, file_sr in tests_in:
         stem = path.stem
         outs = {v: denoise_any_rate(den, y, file_sr) for v, den in final.items()}
-        rel = {"output": f"audio/{stem}_recons.wav", "noisy": f"audio/{stem}_noisy.wav",
-               "figure": f"figures/{stem}_spectrogram.png"}
+        rel = {
+            "output": f"audio/{stem}_recons.wav",
+            "noisy": f"audio/{stem}_noisy.wav",
+            "figure": f"figures/{stem}_spectrogram.png",
+        }
         rel.update({f"output_{v}": f"audio/{stem}_recons_{v}.wav" for v in outs if len(outs) > 1})
         if assignment_name(stem):
             rel["assignment_output"] = f"audio/{assignment_name(stem)}"
-        for key, y_out in (("output", outs[chosen]), ("noisy", y), ("assignment_output", outs[chosen]),
-                           *((f"output_{v}", o) for v, o in outs.items())):
+        for key, y_out in (
+            ("output", outs[chosen]),
+            ("noisy", y),
+            ("assignment_output", outs[chosen]),
+            *((f"output_{v}", o) for v, o in outs.items()),
+        ):
             if key in rel:
                 save_wav(out / rel[key], y_out, file_sr)
         # `audio`: the clips worth a player that no other key lists, i.e. the variants not kept; the kept output's
         # copies (the assignment's file name, the per-variant name) are the same audio, listed in `tests` only
-        audio.update({f"{stem}_output_{v}": rel[f"output_{v}"] for v in outs if f"output_{v}" in rel and v != chosen})
-        save_figure(spectrogram_figure([("noisy input", y)] + [(f"denoised ({v}{', kept' if v == chosen else ''})", o)
-                                                              for v, o in outs.items()], file_sr,
-                                       f"{path.name} (no clean reference)"), out / rel["figure"])
+        audio.update(
+            {f"{stem}_output_{v}": rel[f"output_{v}"] for v in outs if f"output_{v}" in rel and v != chosen}
+        )
+        save_figure(
+            spectrogram_figure(
+                [("noisy input", y)]
+                + [(f"denoised ({v}{', kept' if v == chosen else ''})", o) for v, o in outs.items()],
+                file_sr,
+                f"{path.name} (no clean reference)",
+            ),
+            out / rel["figure"],
+        )
         figures[f"{stem}_spectrogram"] = rel["figure"]
-        tests.append({"input": os.path.relpath(path.resolve(), out.resolve()), "source": str(path.resolve()),
-                      **rel, "seconds": len(y) / file_sr, "sample_rate": file_sr})
+        tests.append(
+            {
+                "input": os.path.relpath(path.resolve(), out.resolve()),
+                "source": str(path.resolve()),
+                **rel,
+                "seconds": len(y) / file_sr,
+                "sample_rate": file_sr,
+            }
+        )
 
     unseen = None
     if unseen_dir is not None:
         for v, den in final.items():
             per_variant[v]["unseen"] = unseen_check(den, unseen_dir, noisy - clean, seed=config.seed)
-        unseen = {"folder": str(unseen_dir.resolve()), "noise": f"{noisy_path.name} - {clean_path.name}",
-                  **per_variant[chosen]["unseen"]}
+        unseen = {
+            "folder": str(unseen_dir.resolve()),
+            "noise": f"{noisy_path.name} - {clean_path.name}",
+            **per_variant[chosen]["unseen"],
+        }
     summary = {
         "validation_snr_db": best.validation_snr_db,
         "validation_input_snr_db": base["noisy"],
         "validation_gain_db": best.validation_snr_db - base["noisy"],
-        **{k: v for k, v in per_variant[chosen].items() if k.startswith(("validation_", "heldout_"))
-           and k not in ("validation_snr_db", "validation_snr_curve")},
+        **{
+            k: v
+            for k, v in per_variant[chosen].items()
+            if k.startswith(("validation_", "heldout_"))
+            and k not in ("validation_snr_db", "validation_snr_curve")
+        },
         "model": chosen,
         "train_seconds": sum(r.seconds for r in results.values()) + (refit.seconds if refit else 0.0),
         "data_seconds": data_seconds,
         "epochs": best.best_epoch,
-        "refit": None if refit is None else {
-            "variant": chosen, "epochs": refit.best_epoch, "train_seconds": refit.seconds,
-            "train_frames": len(whole.clean_frames), "speech_frames": len(whole.speech_frames),
-            "collapse_restarts": refit.collapse_restarts},
+        "refit": None
+        if refit is None
+        else {
+            "variant": chosen,
+            "epochs": refit.best_epoch,
+            "train_seconds": refit.seconds,
+            "train_frames": len(whole.clean_frames),
+            "speech_frames": len(whole.speech_frames),
+            "collapse_restarts": refit.collapse_restarts,
+        },
         "baselines": base,
         "variants": per_variant,
         "tests": tests,
@@ -486,12 +652,15 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
         "speech_frames": len(split.speech_frames),
         "validation_seconds": len(split.val_noisy) / sr,
         "heldout_seconds": len(split.held_noisy) / sr,
-        "parts_seconds": {"heldout": [0.0, len(split.held_noisy) / sr],
-                          "train": [len(split.held_noisy) / sr, (len(clean) - len(split.val_noisy)) / sr],
-                          "validation": [(len(clean) - len(split.val_noisy)) / sr, len(clean) / sr]},
+        "parts_seconds": {
+            "heldout": [0.0, len(split.held_noisy) / sr],
+            "train": [len(split.held_noisy) / sr, (len(clean) - len(split.val_noisy)) / sr],
+            "validation": [(len(clean) - len(split.val_noisy)) / sr, len(clean) / sr],
+        },
         "truncated_samples": truncated,
         "widths": list(best.den.widths),
-        "clean": str(clean_path), "noisy": str(noisy_path),
+        "clean": str(clean_path),
+        "noisy": str(noisy_path),
     }
     summary.setdefault("heldout_snr_db", None)
     summary.setdefault("heldout_input_snr_db", None)

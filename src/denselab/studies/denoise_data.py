@@ -22,7 +22,9 @@ from denselab.studies.denoise_model import EPS, REF_RMS, grid_offsets
 class Split:
     """The training pair cut into a training part (as STFT frames), a validation and a held-out test part (audio)."""
 
-    clean_frames: torch.Tensor  # (T, 513) complex64 STFT of the clean training part, native level (every frame grid)
+    clean_frames: (
+        torch.Tensor
+    )  # (T, 513) complex64 STFT of the clean training part, native level (every frame grid)
     speech_frames: torch.Tensor  # (T + T', 513): clean_frames, then those of its speed-perturbed copies
     noise_frames: torch.Tensor  # (T, 513) complex64 STFT of noisy − clean over the training part, same frames
     speech_power: float  # mean square of the clean training part
@@ -37,9 +39,18 @@ class Split:
     truncated_samples: int
 
 
-def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, truncated: int = 0,
-               speed_factors: tuple[float, ...] = (), voices: tuple[tuple[float, float], ...] = (),
-               heldout: float = 0.0, refit: bool = False, shifts: int = 1) -> Split:
+def split_pair(
+    clean: np.ndarray,
+    noisy: np.ndarray,
+    sr: int,
+    fraction: float,
+    truncated: int = 0,
+    speed_factors: tuple[float, ...] = (),
+    voices: tuple[tuple[float, float], ...] = (),
+    heldout: float = 0.0,
+    refit: bool = False,
+    shifts: int = 1,
+) -> Split:
     """Cut the pair at hop boundaries into held-out test (the first `heldout`) | training | validation (the last
     `fraction`). The validation part stays at the end, where it was before there was a test part.
 
@@ -53,21 +64,38 @@ def split_pair(clean: np.ndarray, noisy: np.ndarray, sr: int, fraction: float, t
     start = int(len(clean) * heldout) // HOP * HOP
     cut = int(len(clean) * (1.0 - fraction)) // HOP * HOP
     if cut - start < 8 * N_FFT or len(clean) - cut < 2 * N_FFT or (heldout > 0 and start < 2 * N_FFT):
-        raise DenselabError(f"the training pair is too short ({len(clean)} samples) to hold out "
-                            f"{fraction:.0%} for validation and {heldout:.0%} for testing; give at least a few "
-                            f"seconds of audio")
+        raise DenselabError(
+            f"the training pair is too short ({len(clean)} samples) to hold out "
+            f"{fraction:.0%} for validation and {heldout:.0%} for testing; give at least a few "
+            f"seconds of audio"
+        )
     end = len(clean) // HOP * HOP if refit else cut
     s, n = clean[start:end], noisy[start:end] - clean[start:end]
+
     def frames(y: np.ndarray) -> torch.Tensor:  # (≈ shifts · len(y) / HOP, 513): y's frames on every grid
         return torch.cat([spectrum(y[k:]) for k in grid_offsets(HOP, shifts)]).contiguous()
 
     S, N = frames(s), frames(n)
     # the copies stay on the one grid: on every grid they lost 0.1–0.2 dB on unseen voices (docs/BENCHMARKS.md)
     copies = [spectrum(resample(s, sr, int(round(sr / f)))) for f in speed_factors if f > 0 and f != 1.0]
-    copies += voice_copies(s, sr, tuple((p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0)))
-    return Split(S, torch.cat([S, *copies]), N, float(np.mean(np.square(s, dtype=np.float64))), float(np.mean(np.square(n, dtype=np.float64))),
-                 float(np.mean(np.square(noisy[start:end], dtype=np.float64))),
-                 (N.abs() ** 2).mean(0).numpy(), clean[cut:], noisy[cut:], clean[:start], noisy[:start], sr, truncated)
+    copies += voice_copies(
+        s, sr, tuple((p, v) for p, v in voices if p > 0 and v > 0 and (p, v) != (1.0, 1.0))
+    )
+    return Split(
+        S,
+        torch.cat([S, *copies]),
+        N,
+        float(np.mean(np.square(s, dtype=np.float64))),
+        float(np.mean(np.square(n, dtype=np.float64))),
+        float(np.mean(np.square(noisy[start:end], dtype=np.float64))),
+        (N.abs() ** 2).mean(0).numpy(),
+        clean[cut:],
+        noisy[cut:],
+        clean[:start],
+        noisy[:start],
+        sr,
+        truncated,
+    )
 
 
 def feature_stats(split: Split) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:

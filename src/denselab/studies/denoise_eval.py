@@ -20,7 +20,13 @@ import torch
 from denselab.data.audio import inverse_spectrum, load_wav, resample, snr_db, spectrum
 from denselab.data.speech_metrics import mix_at_snr, noise_excerpt, quality
 from denselab.errors import DenselabError
-from denselab.studies.denoise_model import Denoiser, denoise_signal, load_denoiser, load_pair, with_noisy_phase
+from denselab.studies.denoise_model import (
+    Denoiser,
+    denoise_signal,
+    load_denoiser,
+    load_pair,
+    with_noisy_phase,
+)
 
 INPUT_SNRS_DB = (0.0, 5.0, 10.0)
 
@@ -59,21 +65,38 @@ def summarise(rows: list[dict], keys: tuple[str, ...]) -> dict[str, float | None
     return {k: _mean(rows, k) for k in keys}
 
 
-SUMMARY_KEYS = ("input_snr_db", "snr_db", "gain_db", "input_si_sdr_db", "si_sdr_db", "input_stoi", "stoi",
-                "input_pesq", "pesq", "oracle_gain_db")
+SUMMARY_KEYS = (
+    "input_snr_db",
+    "snr_db",
+    "gain_db",
+    "input_si_sdr_db",
+    "si_sdr_db",
+    "input_stoi",
+    "stoi",
+    "input_pesq",
+    "pesq",
+    "oracle_gain_db",
+)
 
 
-def check_mixture(clean: np.ndarray, noise: np.ndarray, seed: int, file_index: int, snr_index: int,
-                  snr: float) -> tuple[np.ndarray, int]:
+def check_mixture(
+    clean: np.ndarray, noise: np.ndarray, seed: int, file_index: int, snr_index: int, snr: float
+) -> tuple[np.ndarray, int]:
     """The check's mixture of file `file_index` at its `snr_index`-th input SNR `snr` (dB): `clean` plus the noise
     excerpt from a seeded offset, scaled to that SNR; returns (noisy, offset in samples)."""
     offset = int(np.random.default_rng([seed, file_index, snr_index]).integers(len(noise)))
     return mix_at_snr(clean, noise_excerpt(noise, len(clean), offset), snr)[0], offset
 
 
-def unseen_check(den: Denoiser, folder: str | Path, noise: np.ndarray, seed: int = 0,
-                 snrs: tuple[float, ...] = INPUT_SNRS_DB, metrics: bool = True,
-                 files: list[Path] | None = None) -> dict:
+def unseen_check(
+    den: Denoiser,
+    folder: str | Path,
+    noise: np.ndarray,
+    seed: int = 0,
+    snrs: tuple[float, ...] = INPUT_SNRS_DB,
+    metrics: bool = True,
+    files: list[Path] | None = None,
+) -> dict:
     """Rows per (file, input SNR) plus means per speaker, per input SNR and overall, and the passthrough check.
 
     `noise` is at the model's sample rate; clean files are resampled to it. `metrics=False` skips STOI/PESQ
@@ -89,12 +112,24 @@ def unseen_check(den: Denoiser, folder: str | Path, noise: np.ndarray, seed: int
         for j, snr in enumerate(snrs):
             noisy, offset = check_mixture(clean, noise, seed, i, j, snr)
             est = denoise_signal(den, noisy)
-            row = {"file": path.name, "speaker": spk, "target_snr_db": snr, "noise_offset": offset,
-                   "input_snr_db": snr_db(clean, noisy), "oracle_snr_db": snr_db(clean, oracle(noisy, clean))}
+            row = {
+                "file": path.name,
+                "speaker": spk,
+                "target_snr_db": snr,
+                "noise_offset": offset,
+                "input_snr_db": snr_db(clean, noisy),
+                "oracle_snr_db": snr_db(clean, oracle(noisy, clean)),
+            }
             if metrics:
                 q_in, q_out = quality(clean, noisy, sr), quality(clean, est, sr)
-                row.update({"input_si_sdr_db": q_in["si_sdr_db"], "input_stoi": q_in["stoi"],
-                            "input_pesq": q_in["pesq"], **q_out})
+                row.update(
+                    {
+                        "input_si_sdr_db": q_in["si_sdr_db"],
+                        "input_stoi": q_in["stoi"],
+                        "input_pesq": q_in["pesq"],
+                        **q_out,
+                    }
+                )
             else:
                 row["snr_db"] = snr_db(clean, est)
             row["gain_db"] = row["snr_db"] - row["input_snr_db"]
@@ -103,13 +138,20 @@ def unseen_check(den: Denoiser, folder: str | Path, noise: np.ndarray, seed: int
     speakers = sorted({r["speaker"] for r in rows})
     keys = tuple(k for k in SUMMARY_KEYS if any(k in r for r in rows))
     return {
-        "input_snrs_db": list(snrs), "seed": seed, "files": [p.name for p in files],
+        "input_snrs_db": list(snrs),
+        "seed": seed,
+        "files": [p.name for p in files],
         "mean": summarise(rows, keys),
         "per_speaker": {s: summarise([r for r in rows if r["speaker"] == s], keys) for s in speakers},
-        "per_snr": {f"{snr:g}": summarise([r for r in rows if r["target_snr_db"] == snr], keys) for snr in snrs},
-        "passthrough": {"mean_snr_db": _mean(passthrough, "snr_db"),
-                        "worst_snr_db": float(min(r["snr_db"] for r in passthrough)),
-                        "worst_file": min(passthrough, key=lambda r: r["snr_db"])["file"], "files": passthrough},
+        "per_snr": {
+            f"{snr:g}": summarise([r for r in rows if r["target_snr_db"] == snr], keys) for snr in snrs
+        },
+        "passthrough": {
+            "mean_snr_db": _mean(passthrough, "snr_db"),
+            "worst_snr_db": float(min(r["snr_db"] for r in passthrough)),
+            "worst_file": min(passthrough, key=lambda r: r["snr_db"])["file"],
+            "files": passthrough,
+        },
         "rows": rows,
     }
 
@@ -134,7 +176,9 @@ def baselines(s: np.ndarray, x: np.ndarray, noise_psd: np.ndarray) -> dict[str, 
     return out
 
 
-def scores(prefix: str, clean: np.ndarray, noisy: np.ndarray, out: np.ndarray, sr: int) -> dict[str, float | None]:
+def scores(
+    prefix: str, clean: np.ndarray, noisy: np.ndarray, out: np.ndarray, sr: int
+) -> dict[str, float | None]:
     """{prefix_snr_db, prefix_input_snr_db, prefix_gain_db, prefix_si_sdr_db, ..._stoi, ..._pesq} of a part."""
     q_in, q_out = quality(clean, noisy, sr), quality(clean, out, sr)
     res = {f"{prefix}_{k}": v for k, v in q_out.items()}
@@ -143,8 +187,15 @@ def scores(prefix: str, clean: np.ndarray, noisy: np.ndarray, out: np.ndarray, s
     return res
 
 
-def evaluate_folder(model_path: str, speech_dir: str | Path, noise: str | Path | None, data_dir: str | Path,
-                    seed: int = 0, snrs: tuple[float, ...] = INPUT_SNRS_DB, device: str = "cpu") -> dict:
+def evaluate_folder(
+    model_path: str,
+    speech_dir: str | Path,
+    noise: str | Path | None,
+    data_dir: str | Path,
+    seed: int = 0,
+    snrs: tuple[float, ...] = INPUT_SNRS_DB,
+    device: str = "cpu",
+) -> dict:
     """`denoise eval` without --noisy/--clean: the unseen check of a saved model on a folder of clean speech.
 
     `noise` is a noise-only recording; None = the training pair's noise (noisy − clean of

@@ -51,8 +51,14 @@ class Config(arms.ArmConfig):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {},
-    "quick": {"seeds": 1, "epochs": 2, "train_subset": 2000, "test_subset": 2000, "probe_size": 256,
-              "trace_steps": 16},
+    "quick": {
+        "seeds": 1,
+        "epochs": 2,
+        "train_subset": 2000,
+        "test_subset": 2000,
+        "probe_size": 256,
+        "trace_steps": 16,
+    },
 }
 
 
@@ -71,9 +77,20 @@ def dropout_rates_of(config: Config) -> list[float]:
 
 def jobs(config: Config) -> list[arms.Job]:
     """Every arm without and with dropout, at every seed (Adam at its defaults, train curves in eval mode)."""
-    return [arms.make_job(config, "dropout", arm, seed, optimizer="adam", eval_train=True,
-                          dropout=tuple(dropout_rates_of(config)) if use_dropout else 0.0)
-            for arm in config.arms for use_dropout in (False, True) for seed in arms.run_seeds(config)]
+    return [
+        arms.make_job(
+            config,
+            "dropout",
+            arm,
+            seed,
+            optimizer="adam",
+            eval_train=True,
+            dropout=tuple(dropout_rates_of(config)) if use_dropout else 0.0,
+        )
+        for arm in config.arms
+        for use_dropout in (False, True)
+        for seed in arms.run_seeds(config)
+    ]
 
 
 def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[str, Any]:
@@ -84,10 +101,13 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     validate(config)
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    done = arms.run_jobs(jobs(config), out_dir / "runs", lambda rt: arms.load_data(rt, config), runtime,
-                         config.group_size)
-    failed = [{**f, "dropout": bool(f["dropout"])}
-              for f in arms.failed_entries(done, ("activation", "init", "dropout", "seed"))]
+    done = arms.run_jobs(
+        jobs(config), out_dir / "runs", lambda rt: arms.load_data(rt, config), runtime, config.group_size
+    )
+    failed = [
+        {**f, "dropout": bool(f["dropout"])}
+        for f in arms.failed_entries(done, ("activation", "init", "dropout", "seed"))
+    ]
     runs = []
     for job in (j for j in done if not j.get("failed")):
         entry = arms.run_entry(job, ("activation", "init", "seed"))
@@ -108,6 +128,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
 
 # ------------------------------------------------------------------------------------------------ summary
 
+
 def _final(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return arms.seed_stats([last_finite(r[key]) for r in runs])
 
@@ -121,22 +142,29 @@ def arm_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Numbers the report quotes for one (arm, dropout) over its seeds."""
     r0 = runs[0]
     gaps_loss = [(last_finite(r["test_loss"]) or 0) - (last_finite(r["train_loss"]) or 0) for r in runs]
-    gaps_acc = [(last_finite(r["train_accuracy"]) or 0) - (last_finite(r["test_accuracy"]) or 0)
-                for r in runs]
+    gaps_acc = [
+        (last_finite(r["train_accuracy"]) or 0) - (last_finite(r["test_accuracy"]) or 0) for r in runs
+    ]
     mins = [_min_epoch(r["test_loss"]) for r in runs]
     finals = [last_finite(r["test_loss"]) for r in runs]
     rises = [(f - m) / m if f is not None and m else None for f, (m, _) in zip(finals, mins)]
     rise = arms.seed_stats(rises)
     return {
-        "activation": r0["activation"], "init": r0["init"], "dropout": r0["dropout"],
+        "activation": r0["activation"],
+        "init": r0["init"],
+        "dropout": r0["dropout"],
         "label": f"{arm_label(r0['activation'], r0['init'])}, {'with' if r0['dropout'] else 'no'} dropout",
         "seeds": [r["seed"] for r in runs],
-        "final_train_loss": _final(runs, "train_loss"), "final_test_loss": _final(runs, "test_loss"),
-        "final_train_accuracy": _final(runs, "train_accuracy"), "final_test_accuracy": _final(runs, "test_accuracy"),
-        "best_test_accuracy": arms.seed_stats([max((a for a in r["test_accuracy"] if a is not None), default=None)
-                                               for r in runs]),
+        "final_train_loss": _final(runs, "train_loss"),
+        "final_test_loss": _final(runs, "test_loss"),
+        "final_train_accuracy": _final(runs, "train_accuracy"),
+        "final_test_accuracy": _final(runs, "test_accuracy"),
+        "best_test_accuracy": arms.seed_stats(
+            [max((a for a in r["test_accuracy"] if a is not None), default=None) for r in runs]
+        ),
         # test loss minus train loss, and train accuracy minus test accuracy, after the last epoch
-        "final_gap_loss": arms.seed_stats(gaps_loss), "final_gap_accuracy": arms.seed_stats(gaps_acc),
+        "final_gap_loss": arms.seed_stats(gaps_loss),
+        "final_gap_accuracy": arms.seed_stats(gaps_acc),
         "min_test_loss": arms.seed_stats([m for m, _ in mins]),
         "min_test_loss_epoch": [e for _, e in mins],
         # (final test loss - lowest test loss) / lowest: how far the test loss climbed back up
@@ -157,10 +185,13 @@ def summarise(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "runs": runs,
         "arms": rows,
         "overfit_threshold": OVERFIT_RISE,
-        "epochs": config.epochs, "batch_size": config.batch_size, "optimizer": "adam (torch defaults)",
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "optimizer": "adam (torch defaults)",
         "dropout_rates": dropout_rates_of(config),
         "widths": arms.widths(config),
         "seeds": arms.run_seeds(config),
-        "train_size": runs[0]["train_size"], "test_size": runs[0]["test_size"],
+        "train_size": runs[0]["train_size"],
+        "test_size": runs[0]["test_size"],
         "steps_per_epoch": runs[0]["steps_per_epoch"],
     }

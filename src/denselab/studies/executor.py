@@ -20,7 +20,8 @@ import ipaddress
 import os
 import sys
 import warnings
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,7 +40,9 @@ CRASH_JOB_ENV = "DENSELAB_TEST_CRASH_JOB_ONCE"
 Job = Any  # whatever `work` trains (a study's job); the executor only passes it on
 Unit = Sequence[tuple[str, Job]]  # (job name, job) pairs that one call of `work` trains together
 MakeUnits = Callable[[int], Sequence[Unit]]  # slots (units that run at once) -> the units
-Work = Callable[[list[Job], Any, Runtime], list[dict[str, Any]]]  # (jobs, data, runtime) -> one result per job
+Work = Callable[
+    [list[Job], Any, Runtime], list[dict[str, Any]]
+]  # (jobs, data, runtime) -> one result per job
 OnResult = Callable[[str, Job, "dict[str, Any] | None", "str | None"], None]  # (name, job, result, error)
 
 
@@ -53,8 +56,14 @@ def default_threads(executor: str) -> int:
     return torch.get_num_threads() if executor == "local" else 1
 
 
-def run_units(make_units: MakeUnits, work: Work, data_fn: Callable[[Runtime], Any], runtime: Runtime,
-              on_result: OnResult, done_before: int = 0) -> None:
+def run_units(
+    make_units: MakeUnits,
+    work: Work,
+    data_fn: Callable[[Runtime], Any],
+    runtime: Runtime,
+    on_result: OnResult,
+    done_before: int = 0,
+) -> None:
     """Train the units `make_units(slots)` returns on `runtime.executor` (`slots`: how many run at once: 1 for
     `local`, the cluster's CPUs / threads per job (or GPUs) for `ray`) and call `on_result(name, job, result,
     None)` for each job as its unit returns, or `on_result(name, job, None, error)` for a job that failed for
@@ -70,6 +79,7 @@ def run_units(make_units: MakeUnits, work: Work, data_fn: Callable[[Runtime], An
 
 
 # ------------------------------------------------------------------------------------------------ progress
+
 
 class _Bar:
     """One bar over jobs: done (finished or failed) out of all, with running / queued / failed counts."""
@@ -96,8 +106,14 @@ class _Bar:
 
 @contextlib.contextmanager
 def _progress(units: list[Unit], done: int, quiet: bool) -> Iterator[_Bar]:
-    bar = tqdm(total=done + sum(map(len, units)), initial=done, desc="jobs", unit="job", disable=quiet,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=done + sum(map(len, units)),
+        initial=done,
+        desc="jobs",
+        unit="job",
+        disable=quiet,
+        dynamic_ncols=True,
+    )
     try:
         yield _Bar(bar)
     finally:
@@ -105,6 +121,7 @@ def _progress(units: list[Unit], done: int, quiet: bool) -> Iterator[_Bar]:
 
 
 # --------------------------------------------------------------------------------------------------- units
+
 
 def _error_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or "(no message)"
@@ -121,8 +138,9 @@ def _train_unit(work: Work, unit: Unit, data: Any, runtime: Runtime, fail_job: s
     return results
 
 
-def _settle(unit: Unit, outcome: list[dict] | BaseException, on_result: OnResult, bar: _Bar,
-            retry: list[Unit]) -> None:
+def _settle(
+    unit: Unit, outcome: list[dict] | BaseException, on_result: OnResult, bar: _Bar, retry: list[Unit]
+) -> None:
     """Report a returned unit; a failed unit of several jobs goes back (split into single jobs) to `retry`."""
     if not isinstance(outcome, BaseException):
         for (name, job), result in zip(unit, outcome):
@@ -146,8 +164,15 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _run_local(make_units: MakeUnits, work: Work, data_fn: Callable[[Runtime], Any], runtime: Runtime,
-               on_result: OnResult, threads: int, done_before: int) -> None:
+def _run_local(
+    make_units: MakeUnits,
+    work: Work,
+    data_fn: Callable[[Runtime], Any],
+    runtime: Runtime,
+    on_result: OnResult,
+    threads: int,
+    done_before: int,
+) -> None:
     queue = [list(u) for u in make_units(1) if u]
     if not queue:
         return
@@ -170,6 +195,7 @@ def _run_local(make_units: MakeUnits, work: Work, data_fn: Callable[[Runtime], A
 
 
 # ----------------------------------------------------------------------------------------------------- ray
+
 
 def _import_ray(address: str | None):
     """The `ray` module, set up to use 127.0.0.1 when `address` is on this machine (see `loopback_only`)."""
@@ -212,10 +238,16 @@ def connect(address: str | None, quiet: bool = False) -> bool:
         return False
     start = address in (None, "local")
     try:
-        ray.init(address=address or "local", log_to_driver=not quiet, logging_level="WARNING",
-                 **({"include_dashboard": False} if start else {}))
+        ray.init(
+            address=address or "local",
+            log_to_driver=not quiet,
+            logging_level="WARNING",
+            **({"include_dashboard": False} if start else {}),
+        )
     except (ConnectionError, ValueError, RuntimeError) as e:
-        raise DenselabError(f"cannot reach the Ray cluster at --ray-address {address}: {_error_line(e)}") from None
+        raise DenselabError(
+            f"cannot reach the Ray cluster at --ray-address {address}: {_error_line(e)}"
+        ) from None
     return True
 
 
@@ -238,8 +270,15 @@ def _to_torch(data: Any, device: str) -> Any:
     return data
 
 
-def _ray_task(work: Work, unit: Unit, data: Any, runtime: Runtime, threads: int, fail_job: str | None,
-              crash_once: str | None) -> list[dict]:
+def _ray_task(
+    work: Work,
+    unit: Unit,
+    data: Any,
+    runtime: Runtime,
+    threads: int,
+    fail_job: str | None,
+    crash_once: str | None,
+) -> list[dict]:
     """Body of one Ray task (a worker process): `threads` torch threads, the shared data as tensors."""
     if crash_once:
         name, _, marker = crash_once.partition("=")
@@ -256,8 +295,15 @@ def _slots(ray, threads: int, gpu: bool) -> int:
     return max(1, int(res.get("GPU", 0)) if gpu else int(res.get("CPU", 1) // threads))
 
 
-def _run_ray(make_units: MakeUnits, work: Work, data_fn: Callable[[Runtime], Any], runtime: Runtime,
-             on_result: OnResult, threads: int, done_before: int) -> None:
+def _run_ray(
+    make_units: MakeUnits,
+    work: Work,
+    data_fn: Callable[[Runtime], Any],
+    runtime: Runtime,
+    on_result: OnResult,
+    threads: int,
+    done_before: int,
+) -> None:
     ray = _import_ray(runtime.ray_address)
     started = connect(runtime.ray_address, quiet=runtime.quiet)
     try:
@@ -274,11 +320,24 @@ def _run_ray(make_units: MakeUnits, work: Work, data_fn: Callable[[Runtime], Any
             ray.shutdown()
 
 
-def _dispatch(ray, units: list[Unit], work: Work, data_fn: Callable[[Runtime], Any], runtime: Runtime,
-              on_result: OnResult, bar: _Bar, threads: int, slots: int) -> None:
+def _dispatch(
+    ray,
+    units: list[Unit],
+    work: Work,
+    data_fn: Callable[[Runtime], Any],
+    runtime: Runtime,
+    on_result: OnResult,
+    bar: _Bar,
+    threads: int,
+    slots: int,
+) -> None:
     """Submit every unit as a task, settle each as it returns (failed groups are resubmitted job by job)."""
-    task = ray.remote(_ray_task).options(num_cpus=threads, num_gpus=1 if runtime.device.startswith("cuda") else 0,
-                                         max_retries=MAX_RETRIES, retry_exceptions=False)
+    task = ray.remote(_ray_task).options(
+        num_cpus=threads,
+        num_gpus=1 if runtime.device.startswith("cuda") else 0,
+        max_retries=MAX_RETRIES,
+        retry_exceptions=False,
+    )
     task_runtime = dataclasses.replace(runtime, quiet=True)  # no progress bars from the workers
     data_ref = ray.put(_to_numpy(data_fn(dataclasses.replace(runtime, device="cpu"))))  # once, for every task
     fail_job, crash_once = os.environ.get(FAIL_JOB_ENV), os.environ.get(CRASH_JOB_ENV)
@@ -305,4 +364,3 @@ def _dispatch(ray, units: list[Unit], work: Work, data_fn: Callable[[Runtime], A
             _settle(unit, outcome, on_result, bar, retry)
             submit(retry)
     bar.show(running=0)
-

@@ -21,19 +21,20 @@ import dataclasses
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from denselab import __version__
 from denselab.config import Runtime
 from denselab.data.mnist import NUM_CLASSES, Mnist, load_mnist, normalize, pixel_stats
 from denselab.errors import DenselabError
-from denselab import __version__
 from denselab.io import check_model_header, model_header, read_json, save_npz, save_torch, write_json
 from denselab.models.mlp import build_mlp, layer_outputs
 from denselab.training import History, fit, make_optimizer, one_cycle, seed_everything
@@ -148,9 +149,16 @@ def prepare_data(config: Config, raw: Mnist, device: str | torch.device = "cpu")
     mean, std = pixel_stats(raw.train_images[tr])
     std = std if std > 0 else 1.0
     h, w = raw.train_images.shape[1:]
-    return Data(normalize(raw.train_images[tr], mean, std).to(device), raw.train_labels[tr].to(device),
-                normalize(raw.test_images[te], mean, std).to(device), raw.test_labels[te].to(device),
-                raw.test_images[te], (int(h), int(w)), mean, std)
+    return Data(
+        normalize(raw.train_images[tr], mean, std).to(device),
+        raw.train_labels[tr].to(device),
+        normalize(raw.test_images[te], mean, std).to(device),
+        raw.test_labels[te].to(device),
+        raw.test_images[te],
+        (int(h), int(w)),
+        mean,
+        std,
+    )
 
 
 def load_data(config: Config, data_dir: str | Path, device: str | torch.device = "cpu") -> Data:
@@ -161,8 +169,9 @@ def load_data(config: Config, data_dir: str | Path, device: str | torch.device =
     return prepare_data(config, load_mnist(folder, download=may_download), device)
 
 
-def random_shift(x: torch.Tensor, shape: tuple[int, int], max_shift: int, fill: float,
-                 generator: torch.Generator) -> torch.Tensor:
+def random_shift(
+    x: torch.Tensor, shape: tuple[int, int], max_shift: int, fill: float, generator: torch.Generator
+) -> torch.Tensor:
     """Translate each image of a batch x (B, H*W) by its own random (dy, dx) in [-s, s]^2, filling with `fill`.
 
     One pad and one gather for the whole batch: no per-sample Python."""
@@ -187,8 +196,9 @@ def build_classifier(config: Config, n_inputs: int, n_classes: int = NUM_CLASSES
     return build_mlp(widths, activation="relu", init="he", dropout=rates)
 
 
-def train_classifier(config: Config, data: Data, device: str | torch.device = "cpu",
-                     quiet: bool = False) -> tuple[nn.Sequential, History, float]:
+def train_classifier(
+    config: Config, data: Data, device: str | torch.device = "cpu", quiet: bool = False
+) -> tuple[nn.Sequential, History, float]:
     """Train the study's classifier with the full recipe; returns (model in eval mode, history, seconds).
 
     `history.test_accuracy[e]` is the accuracy on `data.x_test` after epoch e+1 and `history.epoch_seconds`
@@ -203,30 +213,56 @@ def train_classifier(config: Config, data: Data, device: str | torch.device = "c
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # smoothing regularises training only; evaluation reports the plain cross-entropy
-        return F.cross_entropy(logits, y, label_smoothing=config.label_smoothing if logits.requires_grad else 0.0)
+        return F.cross_entropy(
+            logits, y, label_smoothing=config.label_smoothing if logits.requires_grad else 0.0
+        )
 
     fill = (0.0 - data.mean) / data.std  # a blank (0) pixel after normalisation
-    shift = (lambda xb: random_shift(xb, data.image_shape, config.shift_pixels, fill, generator)) \
-        if config.shift_pixels > 0 else None
+    shift = (
+        (lambda xb: random_shift(xb, data.image_shape, config.shift_pixels, fill, generator))
+        if config.shift_pixels > 0
+        else None
+    )
     t0 = time.perf_counter()
-    history = fit(model, opt, (data.x_train, data.y_train), (data.x_test, data.y_test), epochs=config.epochs,
-                  batch_size=config.batch_size, loss_fn=loss_fn, generator=generator, scheduler=sched,
-                  transform=shift, quiet=quiet, desc="mnist train")
+    history = fit(
+        model,
+        opt,
+        (data.x_train, data.y_train),
+        (data.x_test, data.y_test),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        loss_fn=loss_fn,
+        generator=generator,
+        scheduler=sched,
+        transform=shift,
+        quiet=quiet,
+        desc="mnist train",
+    )
     seconds = time.perf_counter() - t0
     model.eval()
     return model, history, seconds
 
 
-def save_model(path: Path, model: nn.Module, config: Config, data: Data, history: History,
-               seconds: float) -> None:
+def save_model(
+    path: Path, model: nn.Module, config: Config, data: Data, history: History, seconds: float
+) -> None:
     """model.pt: weights plus everything needed to rebuild, normalise and describe the model."""
-    save_torch(path, {
-        **model_header(MODEL_KIND, MODEL_VERSION), "denselab_version": __version__,
-        "config": dataclasses.asdict(config),
-        "state_dict": model.state_dict(), "n_inputs": data.x_train.shape[1], "n_classes": NUM_CLASSES,
-        "image_shape": list(data.image_shape), "mean": data.mean, "std": data.std,
-        "history": dataclasses.asdict(history), "train_seconds": seconds,
-    })
+    save_torch(
+        path,
+        {
+            **model_header(MODEL_KIND, MODEL_VERSION),
+            "denselab_version": __version__,
+            "config": dataclasses.asdict(config),
+            "state_dict": model.state_dict(),
+            "n_inputs": data.x_train.shape[1],
+            "n_classes": NUM_CLASSES,
+            "image_shape": list(data.image_shape),
+            "mean": data.mean,
+            "std": data.std,
+            "history": dataclasses.asdict(history),
+            "train_seconds": seconds,
+        },
+    )
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Sequential, dict]:
@@ -269,8 +305,12 @@ def top_activation_grid(scores: np.ndarray, top: int = 10, floor: float | None =
     for unit in range(k):
         mine = np.flatnonzero((best == unit) & assigned)
         members.append(mine[np.argsort(-scores[mine, unit], kind="stable")].tolist())
-    return {"members": members, "rows": [m[:top] for m in members], "counts": [len(m) for m in members],
-            "unassigned": int(n - assigned.sum())}
+    return {
+        "members": members,
+        "rows": [m[:top] for m in members],
+        "counts": [len(m) for m in members],
+        "unassigned": int(n - assigned.sum()),
+    }
 
 
 def row_purity(grid: dict, labels: np.ndarray) -> list[dict]:
@@ -280,12 +320,21 @@ def row_purity(grid: dict, labels: np.ndarray) -> list[dict]:
     labels = np.asarray(labels)
     out = []
     for unit, (members, row) in enumerate(zip(grid["members"], grid["rows"])):
-        entry = {"unit": unit, "count": len(members), "majority_class": None, "purity": None, "shown_purity": None}
+        entry = {
+            "unit": unit,
+            "count": len(members),
+            "majority_class": None,
+            "purity": None,
+            "shown_purity": None,
+        }
         if members:
             values, freq = np.unique(labels[members], return_counts=True)
             major = int(values[freq.argmax()])
-            entry.update(majority_class=major, purity=float(freq.max() / freq.sum()),
-                         shown_purity=float(np.mean(labels[row] == major)))
+            entry.update(
+                majority_class=major,
+                purity=float(freq.max() / freq.sum()),
+                shown_purity=float(np.mean(labels[row] == major)),
+            )
         out.append(entry)
     return out
 
@@ -315,9 +364,16 @@ def embed_2d(features: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarr
     with threadpool_limits(1):
         pca = PCA(n_components=2, random_state=config.seed).fit_transform(x)
         perplexity = min(config.tsne_perplexity, max(1.0, (len(x) - 1) / 3.0))
-        tsne = TSNE(n_components=2, perplexity=perplexity, max_iter=max(250, config.tsne_iterations), init="pca",
-                    learning_rate="auto", method="barnes_hut", random_state=config.seed,
-                    n_jobs=1).fit_transform(x)
+        tsne = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            max_iter=max(250, config.tsne_iterations),
+            init="pca",
+            learning_rate="auto",
+            method="barnes_hut",
+            random_state=config.seed,
+            n_jobs=1,
+        ).fit_transform(x)
     return tsne.astype(np.float32), pca.astype(np.float32)
 
 
@@ -375,8 +431,11 @@ def validate(config: Config) -> None:
         ("test_subset", config.test_subset is None or config.test_subset >= 2, "at least 2"),
         ("probe_images", config.probe_images >= 2, "at least 2"),
         ("grid_top", config.grid_top >= 1, "at least 1"),
-        ("penultimate_units", 1 <= config.penultimate_units <= config.hidden_width,
-         f"in 1..{config.hidden_width} (the hidden width)"),
+        (
+            "penultimate_units",
+            1 <= config.penultimate_units <= config.hidden_width,
+            f"in 1..{config.hidden_width} (the hidden width)",
+        ),
         ("tsne_perplexity", config.tsne_perplexity > 0, "positive"),
         ("tsne_iterations", config.tsne_iterations >= 250, "at least 250"),
         ("knn_k", config.knn_k >= 1, "at least 1"),
@@ -392,7 +451,11 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     runtime = runtime or Runtime()
     out = Path(out_dir)
     validate(config)  # also called by runner.run_study before --out is touched
-    log = (lambda msg: None) if runtime.quiet else (lambda msg: print(f"denselab mnist: {msg}", file=sys.stderr))
+    log = (
+        (lambda msg: None)
+        if runtime.quiet
+        else (lambda msg: print(f"denselab mnist: {msg}", file=sys.stderr))
+    )
     data = load_data(config, runtime.data_dir, runtime.device)
 
     model_path = out / "model.pt"
@@ -421,8 +484,10 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     reps = [x.cpu().numpy()] + outs  # raw (the normalised pixels the net sees), hidden1..N, logits; + softmax
     if history.diverged or not all(np.isfinite(r).all() for r in outs):
         where = f" at epoch {history.diverged_at['epoch']}" if history.diverged_at else ""
-        raise DenselabError(f"training diverged{where} (non-finite loss or activations): nothing to look inside; "
-                            f"try a lower --lr (now {config.lr:g})")
+        raise DenselabError(
+            f"training diverged{where} (non-finite loss or activations): nothing to look inside; "
+            f"try a lower --lr (now {config.lr:g})"
+        )
     names = layer_names(config.hidden_layers)
     probs = torch.softmax(torch.from_numpy(outs[-1]), dim=1).numpy()
     reps.append(probs)
@@ -440,22 +505,37 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     log(f"t-SNE and PCA of {len(reps)} representations of {len(idx)} images")
     for name, feats, (tsne, pca) in zip(names, reps, embed_layers(reps, config)):
         arrays[f"tsne_{name}"], arrays[f"pca_{name}"] = tsne, pca
-        layers.append({"name": name, "dims": int(feats.shape[1]),
-                       "knn_accuracy_2d_tsne": knn_accuracy(tsne, labels, config.knn_k, config.knn_folds, config.seed),
-                       "knn_accuracy_2d_pca": knn_accuracy(pca, labels, config.knn_k, config.knn_folds, config.seed)})
+        layers.append(
+            {
+                "name": name,
+                "dims": int(feats.shape[1]),
+                "knn_accuracy_2d_tsne": knn_accuracy(
+                    tsne, labels, config.knn_k, config.knn_folds, config.seed
+                ),
+                "knn_accuracy_2d_pca": knn_accuracy(pca, labels, config.knn_k, config.knn_folds, config.seed),
+            }
+        )
     embed_seconds = time.perf_counter() - t0
 
     def padded(rows: list[list[int]]) -> np.ndarray:
         grid = np.full((len(rows), config.grid_top), -1, dtype=np.int64)
         for r, row in enumerate(rows):
-            grid[r, :len(row)] = row
+            grid[r, : len(row)] = row
         return grid
 
-    save_npz(out / "arrays.npz", labels=labels, probe_indices=idx,
-             images=data.test_images[torch.as_tensor(idx)].numpy(), probs=probs.astype(np.float32),
-             penultimate=penult.astype(np.float32), penultimate_units=units,
-             output_grid=padded(out_grid["rows"]), penultimate_grid=padded(pen_grid["rows"]),
-             layer_names=np.array(names), **arrays)
+    save_npz(
+        out / "arrays.npz",
+        labels=labels,
+        probe_indices=idx,
+        images=data.test_images[torch.as_tensor(idx)].numpy(),
+        probs=probs.astype(np.float32),
+        penultimate=penult.astype(np.float32),
+        penultimate_units=units,
+        output_grid=padded(out_grid["rows"]),
+        penultimate_grid=padded(pen_grid["rows"]),
+        layer_names=np.array(names),
+        **arrays,
+    )
 
     test_accuracy = history.test_accuracy[-1] if history.test_accuracy else math.nan
     # penultimate rows name the unit by its index in the layer (row r is units[r]), output rows by class
@@ -469,16 +549,29 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
         "embed_seconds": embed_seconds,
         "diverged": history.diverged,
         "image_shape": list(data.image_shape),
-        "curves": {"train_loss": history.train_loss, "train_accuracy": history.train_accuracy,
-                   "test_loss": history.test_loss, "test_accuracy": history.test_accuracy,
-                   "epoch_seconds": history.epoch_seconds},
-        "probe": {"images": len(idx), "choice": config.probe_choice,
-                  "accuracy": float(np.mean(probs.argmax(1) == labels))},
-        "output_grid": {"counts": out_grid["counts"], "unassigned": out_grid["unassigned"],
-                        "rows": row_purity(out_grid, labels)},
-        "penultimate_grid": {"units": units.tolist(), "counts": pen_grid["counts"],
-                             "unassigned": pen_grid["unassigned"],
-                             "rows": pen_rows},
+        "curves": {
+            "train_loss": history.train_loss,
+            "train_accuracy": history.train_accuracy,
+            "test_loss": history.test_loss,
+            "test_accuracy": history.test_accuracy,
+            "epoch_seconds": history.epoch_seconds,
+        },
+        "probe": {
+            "images": len(idx),
+            "choice": config.probe_choice,
+            "accuracy": float(np.mean(probs.argmax(1) == labels)),
+        },
+        "output_grid": {
+            "counts": out_grid["counts"],
+            "unassigned": out_grid["unassigned"],
+            "rows": row_purity(out_grid, labels),
+        },
+        "penultimate_grid": {
+            "units": units.tolist(),
+            "counts": pen_grid["counts"],
+            "unassigned": pen_grid["unassigned"],
+            "rows": pen_rows,
+        },
         "knn": {"k": config.knn_k, "folds": config.knn_folds, "separated_threshold": SEPARATED_KNN},
         "layers": layers,
         "files": {"model": "model.pt", "arrays": "arrays.npz"},

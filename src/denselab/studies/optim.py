@@ -66,8 +66,15 @@ class Config(arms.ArmConfig):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {},
-    "quick": {"seeds": 1, "epochs": 2, "train_subset": 2000, "test_subset": 2000, "sweep_lrs": (0.1,),
-              "probe_size": 256, "trace_steps": 32},
+    "quick": {
+        "seeds": 1,
+        "epochs": 2,
+        "train_subset": 2000,
+        "test_subset": 2000,
+        "sweep_lrs": (0.1,),
+        "probe_size": 256,
+        "trace_steps": 32,
+    },
 }
 
 
@@ -88,20 +95,45 @@ def jobs(config: Config) -> tuple[list[arms.Job], list[arms.Job], list[arms.Job]
     """(main jobs, sweep jobs, scaling-check jobs). Main: every arm x optimiser x seed; sweep: every arm under SGD
     at each sweep lr; scaling check: every arm under SGD at --sgd-lr with the other input scaling. The sweep and
     the check run --sweep-seeds seeds."""
-    def job(arm: str, optimizer: str, lr: float | None, seed: int, scaling: str = config.input_scaling) -> arms.Job:
-        return arms.make_job(config, "optim", arm, seed, optimizer=optimizer, lr=lr, init_std=config.init_std,
-                             input_scaling=scaling)
 
-    main = [job(arm, opt, config.sgd_lr if opt == "sgd" else None, s)
-            for opt in config.optimizers for arm in config.arms for s in arms.run_seeds(config)]
+    def job(
+        arm: str, optimizer: str, lr: float | None, seed: int, scaling: str = config.input_scaling
+    ) -> arms.Job:
+        return arms.make_job(
+            config,
+            "optim",
+            arm,
+            seed,
+            optimizer=optimizer,
+            lr=lr,
+            init_std=config.init_std,
+            input_scaling=scaling,
+        )
+
+    main = [
+        job(arm, opt, config.sgd_lr if opt == "sgd" else None, s)
+        for opt in config.optimizers
+        for arm in config.arms
+        for s in arms.run_seeds(config)
+    ]
     sweep = []
     if config.lr_sweep:
         lrs = [lr for lr in config.sweep_lrs if lr != config.sgd_lr]
-        sweep = [job(arm, "sgd", lr, s) for lr in lrs for arm in config.arms
-                 for s in range(config.seed, config.seed + config.sweep_seeds)]
-    check = [job(arm, "sgd", config.sgd_lr, s, other_scaling(config)) for arm in config.arms
-             for s in range(config.seed, config.seed + config.sweep_seeds)] \
-        if config.scaling_check and "sgd" in config.optimizers else []
+        sweep = [
+            job(arm, "sgd", lr, s)
+            for lr in lrs
+            for arm in config.arms
+            for s in range(config.seed, config.seed + config.sweep_seeds)
+        ]
+    check = (
+        [
+            job(arm, "sgd", config.sgd_lr, s, other_scaling(config))
+            for arm in config.arms
+            for s in range(config.seed, config.seed + config.sweep_seeds)
+        ]
+        if config.scaling_check and "sgd" in config.optimizers
+        else []
+    )
     return main, sweep, check
 
 
@@ -117,16 +149,24 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     main, sweep, check = jobs(config)
-    done = arms.run_jobs(main + sweep, out_dir / "runs",
-                         lambda rt: arms.load_data(rt, config, config.input_scaling), runtime,
-                         config.group_size)
+    done = arms.run_jobs(
+        main + sweep,
+        out_dir / "runs",
+        lambda rt: arms.load_data(rt, config, config.input_scaling),
+        runtime,
+        config.group_size,
+    )
     # the scaling check needs the other pixels: its own data, loaded only if one of its jobs trains
-    done_check = arms.run_jobs(check, out_dir / "runs",
-                               lambda rt: arms.load_data(rt, config, other_scaling(config)), runtime,
-                               config.group_size)
+    done_check = arms.run_jobs(
+        check,
+        out_dir / "runs",
+        lambda rt: arms.load_data(rt, config, other_scaling(config)),
+        runtime,
+        config.group_size,
+    )
     failed = arms.failed_entries(done + done_check, RUN_KEYS)
-    runs = [arms.run_entry(j, RUN_KEYS) for j in done[:len(main)] if not j.get("failed")]
-    sweep_runs = [arms.run_entry(j, RUN_KEYS) for j in done[len(main):] if not j.get("failed")]
+    runs = [arms.run_entry(j, RUN_KEYS) for j in done[: len(main)] if not j.get("failed")]
+    sweep_runs = [arms.run_entry(j, RUN_KEYS) for j in done[len(main) :] if not j.get("failed")]
     check_runs = [arms.run_entry(j, RUN_KEYS) for j in done_check if not j.get("failed")]
     summary = summarise(config, runs, sweep_runs, check_runs)
     summary["failed_runs"] = failed
@@ -141,6 +181,7 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
 
 
 # ------------------------------------------------------------------------------------------------ summary
+
 
 def _label(optimizer: str, lr: float | None) -> str:
     return f"SGD lr {lr:g}" if optimizer == "sgd" else "Adam (defaults)"
@@ -164,28 +205,44 @@ def arm_summary(runs: list[dict[str, Any]], init_std: float) -> dict[str, Any]:
     first = [p for p in r0["probes"] if p["label"] == "step 1"]
     end = [p for p in r0["probes"] if p["label"] == "end"]
     return {
-        "optimizer": r0["optimizer"], "lr": r0["lr"], "activation": r0["activation"], "init": r0["init"],
+        "optimizer": r0["optimizer"],
+        "lr": r0["lr"],
+        "activation": r0["activation"],
+        "init": r0["init"],
         "label": f"{_label(r0['optimizer'], r0['lr'])}, {arm_label(r0['activation'], r0['init'], init_std)}",
         "seeds": [r["seed"] for r in runs],
         "final_test_accuracy": acc,
-        "final_train_loss": arms.seed_stats([last_finite(r["train_loss"]) if not r["diverged"] else None
-                                             for r in runs]),
-        "best_test_accuracy": arms.seed_stats([max((a for a in r["test_accuracy"] if a is not None),
-                                                   default=None) for r in runs]),
+        "final_train_loss": arms.seed_stats(
+            [last_finite(r["train_loss"]) if not r["diverged"] else None for r in runs]
+        ),
+        "best_test_accuracy": arms.seed_stats(
+            [max((a for a in r["test_accuracy"] if a is not None), default=None) for r in runs]
+        ),
         # per seed: the first epoch whose test accuracy reaches CHANCE_ACCURACY (None: never, or diverged first)
-        "left_chance_epoch": [next((i + 1 for i, a in enumerate(r["test_accuracy"]) if a is not None
-                                    and a >= CHANCE_ACCURACY), None) for r in runs],
+        "left_chance_epoch": [
+            next(
+                (i + 1 for i, a in enumerate(r["test_accuracy"]) if a is not None and a >= CHANCE_ACCURACY),
+                None,
+            )
+            for r in runs
+        ],
         "diverged_seeds": n_div,
         # where each diverged seed blew up, with its weight-gradient norms per layer one step before
-        "diverged_at": [r["diverged_at"] and {k: r["diverged_at"].get(k) for k in ("epoch", "step", "global_step",
-                                                                              "last_finite_grad_step",
-                                                                              "last_finite_grad_norm")}
-                        for r in runs if r["diverged"]],
+        "diverged_at": [
+            r["diverged_at"]
+            and {
+                k: r["diverged_at"].get(k)
+                for k in ("epoch", "step", "global_step", "last_finite_grad_step", "last_finite_grad_norm")
+            }
+            for r in runs
+            if r["diverged"]
+        ],
         "outcome": _outcome(acc["mean"], n_div, len(runs)),
         "expected": EXPECTED.get((r0["optimizer"], arm), "learns"),
         # first-layer / last-layer weight-gradient norm: << 1 means the gradient vanishes on its way down
-        "grad_ratio_first_last": arms.seed_stats([arms.grad_ratio(p) for r in runs for p in r["probes"]
-                                                  if p["label"] == "step 1"]),
+        "grad_ratio_first_last": arms.seed_stats(
+            [arms.grad_ratio(p) for r in runs for p in r["probes"] if p["label"] == "step 1"]
+        ),
         "grad_norm_step1_seed0": first[0]["grad_norm"] if first else None,
         # activation statistics per hidden layer at the last step (mean, std, saturated or dead fraction)
         "end_activation_seed0": end[0]["activation"] if end else None,
@@ -199,32 +256,59 @@ def _group(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-def summarise(config: Config, runs: list[dict[str, Any]], sweep_runs: list[dict[str, Any]],
-              check_runs: list[dict[str, Any]] = ()) -> dict[str, Any]:
+def summarise(
+    config: Config,
+    runs: list[dict[str, Any]],
+    sweep_runs: list[dict[str, Any]],
+    check_runs: list[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """summary.json: the CONTRACT's `runs`, per-arm numbers, the lr sweep and the input-scaling check."""
     arm_rows = [arm_summary(g, config.init_std) for g in _group(runs)]
     sweep_rows = [arm_summary(g, config.init_std) for g in _group(sweep_runs)]
     other = other_scaling(config)
-    check_rows = [{**arm_summary(g, config.init_std), "input_scaling": other} for g in _group(list(check_runs))]
-    sgd_rows = [{**a, "input_scaling": config.input_scaling} for a in arm_rows
-                if a["optimizer"] == "sgd" and a["lr"] == config.sgd_lr]
+    check_rows = [
+        {**arm_summary(g, config.init_std), "input_scaling": other} for g in _group(list(check_runs))
+    ]
+    sgd_rows = [
+        {**a, "input_scaling": config.input_scaling}
+        for a in arm_rows
+        if a["optimizer"] == "sgd" and a["lr"] == config.sgd_lr
+    ]
     r0 = runs[0]
     return {
         "study": "optim",
         "runs": runs,
         "arms": arm_rows,
-        "lr_sweep": {"enabled": config.lr_sweep, "beyond_assignment": True,
-                     "lrs": sorted({r["lr"] for r in sweep_runs} | ({config.sgd_lr} if "sgd" in config.optimizers
-                                                                    else set())),
-                     "runs": sweep_runs, "arms": sweep_rows},
+        "lr_sweep": {
+            "enabled": config.lr_sweep,
+            "beyond_assignment": True,
+            "lrs": sorted(
+                {r["lr"] for r in sweep_runs} | ({config.sgd_lr} if "sgd" in config.optimizers else set())
+            ),
+            "runs": sweep_runs,
+            "arms": sweep_rows,
+        },
         # beyond the assignment: the SGD arms under both pixel scalings (the main runs' rows, then the check's)
-        "scaling": {"enabled": bool(check_runs), "beyond_assignment": True, "default": config.input_scaling,
-                    "other": other, "runs": list(check_runs), "arms": sgd_rows + check_rows if check_rows else []},
+        "scaling": {
+            "enabled": bool(check_runs),
+            "beyond_assignment": True,
+            "default": config.input_scaling,
+            "other": other,
+            "runs": list(check_runs),
+            "arms": sgd_rows + check_rows if check_rows else [],
+        },
         "input_scaling": config.input_scaling,
-        "thresholds": {"stuck_below_test_accuracy": CHANCE_ACCURACY, "learns_from_test_accuracy": LEARNED_ACCURACY},
-        "epochs": config.epochs, "batch_size": config.batch_size, "sgd_lr": config.sgd_lr,
+        "thresholds": {
+            "stuck_below_test_accuracy": CHANCE_ACCURACY,
+            "learns_from_test_accuracy": LEARNED_ACCURACY,
+        },
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "sgd_lr": config.sgd_lr,
         "init_std": config.init_std,
         "widths": arms.widths(config),
         "seeds": arms.run_seeds(config),
-        "train_size": r0["train_size"], "test_size": r0["test_size"], "steps_per_epoch": r0["steps_per_epoch"],
+        "train_size": r0["train_size"],
+        "test_size": r0["test_size"],
+        "steps_per_epoch": r0["steps_per_epoch"],
     }

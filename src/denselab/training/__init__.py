@@ -13,5 +13,15 @@ from denselab.training.loop import (
     train_epoch,
 )
 
-__all__ = ["OPTIMIZERS", "History", "batch_indices", "evaluate", "fit", "make_optimizer", "one_cycle", "resolve_device",
-           "seed_everything", "train_epoch"]
+__all__ = [
+    "OPTIMIZERS",
+    "History",
+    "batch_indices",
+    "evaluate",
+    "fit",
+    "make_optimizer",
+    "one_cycle",
+    "resolve_device",
+    "seed_everything",
+    "train_epoch",
+]

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.optim.adam as torch_adam
@@ -80,12 +81,17 @@ class Shape:
 
 def probe_steps(total_steps: int) -> dict[int, str]:
     """0-based global steps to probe -> label: the first step, step 10, the middle and the last step."""
-    points = {0: "step 1", min(9, total_steps - 1): "step 10", total_steps // 2: "middle",
-              total_steps - 1: "end"}
+    points = {
+        0: "step 1",
+        min(9, total_steps - 1): "step 10",
+        total_steps // 2: "middle",
+        total_steps - 1: "end",
+    }
     return dict(sorted(points.items()))
 
 
 # ------------------------------------------------------------------------------------------------ the stack
+
 
 class RunStack:
     """The live runs of a group, in stacked order: weights (G, in, out), biases (G, 1, out), Adam moments,
@@ -93,8 +99,14 @@ class RunStack:
 
     def __init__(self, members: Sequence[Member], widths: Sequence[int], device: str | torch.device):
         # stacked order groups equal activations and optimisers so every segment is a slice along dim 0
-        self.ids = sorted(range(len(members)), key=lambda i: (members[i].activation, members[i].optimizer,
-                                                              members[i].lr if members[i].lr is not None else -1.0))
+        self.ids = sorted(
+            range(len(members)),
+            key=lambda i: (
+                members[i].activation,
+                members[i].optimizer,
+                members[i].lr if members[i].lr is not None else -1.0,
+            ),
+        )
         self.members = [members[i] for i in self.ids]
         weights, biases, self.gens = [], [], []
         for m in self.members:
@@ -132,7 +144,9 @@ class RunStack:
 
         self.act_segments = [(ACTIVATIONS[a](), s, e) for a, s, e in runs(lambda m: m.activation)]
         self.opt_segments = runs(lambda m: (m.optimizer, m.lr))
-        rates = torch.tensor([m.dropout for m in self.members], dtype=torch.float64).reshape(len(self.members), -1)
+        rates = torch.tensor([m.dropout for m in self.members], dtype=torch.float64).reshape(
+            len(self.members), -1
+        )
         dropped = torch.clamp(torch.round(rates * 65536), max=65535)  # as models.mlp.Dropout
         self.drop_layers = [l for l in range(rates.shape[1]) if bool((rates[:, l] > 0).any())]
         self.drop_threshold = (dropped - 32768).to(torch.int16)  # (G, L); rate 0 -> -32768: keep everything
@@ -188,8 +202,10 @@ class RunStack:
         bits = torch.empty(len(self), words * 4, dtype=torch.int16)
         thresholds = self.drop_threshold[:, layer]
         for r, gen in enumerate(self.gens):
-            if thresholds[r] > -32768:  # a run without dropout on this layer draws nothing (it has no Dropout)
-                bits[r].view(torch.int64).random_(-2 ** 63, None, generator=gen)
+            if (
+                thresholds[r] > -32768
+            ):  # a run without dropout on this layer draws nothing (it has no Dropout)
+                bits[r].view(torch.int64).random_(-(2**63), None, generator=gen)
         bits = bits[:, :n].reshape(len(self), *shape).to(self.w[0].device)
         view = (len(self),) + (1,) * len(shape)
         keep = torch.ge(bits, thresholds.view(view).to(bits.device)).to(self.w[0].dtype)
@@ -212,21 +228,35 @@ class RunStack:
                 torch._foreach_add_(ps, gs, alpha=-(1.0 if lr is None else lr))
             elif opt == "adam":
                 steps = [torch.tensor(float(self.steps - 1)) for _ in ps]  # adam() adds 1 before using it
-                torch_adam.adam(ps, gs, rows(self.exp_avg), rows(self.exp_avg_sq), [],
-                                steps, fused=True, amsgrad=False, beta1=ADAM_DEFAULTS["beta1"],
-                                beta2=ADAM_DEFAULTS["beta2"], lr=ADAM_DEFAULTS["lr"] if lr is None else lr,
-                                weight_decay=0.0, eps=ADAM_DEFAULTS["eps"], maximize=False)
+                torch_adam.adam(
+                    ps,
+                    gs,
+                    rows(self.exp_avg),
+                    rows(self.exp_avg_sq),
+                    [],
+                    steps,
+                    fused=True,
+                    amsgrad=False,
+                    beta1=ADAM_DEFAULTS["beta1"],
+                    beta2=ADAM_DEFAULTS["beta2"],
+                    lr=ADAM_DEFAULTS["lr"] if lr is None else lr,
+                    weight_decay=0.0,
+                    eps=ADAM_DEFAULTS["eps"],
+                    maximize=False,
+                )
             else:
                 raise ValueError(f"unknown optimizer {opt!r} (choose from sgd, adam)")
 
 
 # ----------------------------------------------------------------------------------------- measurements
 
+
 def _per_run_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of each image (G, N) for logits (G, N, C) and labels (G, N) or shared (N,)."""
     g, n, c = logits.shape
-    return nn.functional.cross_entropy(logits.reshape(g * n, c), y.expand(g, n).reshape(g * n),
-                                       reduction="none").view(g, n)
+    return nn.functional.cross_entropy(
+        logits.reshape(g * n, c), y.expand(g, n).reshape(g * n), reduction="none"
+    ).view(g, n)
 
 
 @torch.no_grad()
@@ -237,8 +267,8 @@ def evaluate_group(stack: RunStack, x: torch.Tensor, y: torch.Tensor) -> tuple[l
     correct = torch.zeros(len(stack), dtype=torch.int64, device=x.device)
     chunk = max(256, EVAL_ROWS // len(stack))
     for start in range(0, len(x), chunk):
-        logits = stack.forward(x[start:start + chunk])
-        yb = y[start:start + chunk]
+        logits = stack.forward(x[start : start + chunk])
+        yb = y[start : start + chunk]
         total += _per_run_loss(logits, yb).double().sum(1)
         correct += (logits.argmax(-1) == yb).sum(1)
     return (total / len(x)).tolist(), (correct.double() / len(x)).tolist()
@@ -256,8 +286,9 @@ def activation_stats(stack: RunStack, x: torch.Tensor) -> list[dict[str, list[fl
     dims = (1, 2)
     mean = torch.stack([a.mean(dims) for a in hidden], 1).tolist()  # (G, layers)
     std = torch.stack([a.std(dims) for a in hidden], 1).tolist()
-    sat = torch.stack([((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean(dims)
-                       for a in hidden], 1).tolist()
+    sat = torch.stack(
+        [((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean(dims) for a in hidden], 1
+    ).tolist()
     dead = torch.stack([(a <= 0).all(1).float().mean(1) for a in hidden], 1).tolist()
     zero = torch.stack([(a <= 0).float().mean(dims) for a in hidden], 1).tolist()
     out = []
@@ -273,8 +304,15 @@ def activation_stats(stack: RunStack, x: torch.Tensor) -> list[dict[str, list[fl
 
 # -------------------------------------------------------------------------------------------------- train
 
-def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str | torch.device = "cpu",
-              quiet: bool = False, desc: str = "train") -> list[dict[str, Any]]:
+
+def fit_group(
+    members: Sequence[Member],
+    shape: Shape,
+    data: Data,
+    device: str | torch.device = "cpu",
+    quiet: bool = False,
+    desc: str = "train",
+) -> list[dict[str, Any]]:
     """Train every member on `data` as one batched computation; one result per member, in `members`' order.
 
     A result holds the per-epoch curves (`train_loss`, `train_accuracy`, `test_loss`, `test_accuracy`; the
@@ -293,23 +331,35 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
     step_loss = torch.full((total, n_runs), math.nan)
     step_correct = torch.zeros((total, n_runs), dtype=torch.int64)
     step_norm = torch.full((total, n_runs, n_layers), math.nan)
-    batch_n = torch.tensor([min(batch, n - s * batch) for s in range(steps_per_epoch)] * shape.epochs,
-                           dtype=torch.float64)
+    batch_n = torch.tensor(
+        [min(batch, n - s * batch) for s in range(steps_per_epoch)] * shape.epochs, dtype=torch.float64
+    )
     init = {}
     for split, (x, y) in (("train", (x_tr, y_tr)), ("test", (x_te, y_te))):
         loss, acc = evaluate_group(stack, x, y)
         for r, i in enumerate(stack.ids):
             init.setdefault(i, {}).update({f"{split}_loss": loss[r], f"{split}_accuracy": acc[r]})
-    evals: list[list[tuple[float, float, float, float]]] = [[] for _ in members]  # per epoch: train/test metrics
-    died: dict[int, tuple[int, int]] = {}  # member -> (epoch, step within the epoch) of its first non-finite loss
+    evals: list[list[tuple[float, float, float, float]]] = [
+        [] for _ in members
+    ]  # per epoch: train/test metrics
+    died: dict[
+        int, tuple[int, int]
+    ] = {}  # member -> (epoch, step within the epoch) of its first non-finite loss
     probes: list[list[dict[str, Any]]] = [[] for _ in members]
     seconds = [[0.0, 0.0] for _ in members]  # wall, CPU
     epoch_seconds: list[list[float]] = [[] for _ in members]
     epoch_cpu: list[list[float]] = [[] for _ in members]
     points = probe_steps(total)
     probe_x = x_tr[: shape.probe_size]
-    bar = tqdm(total=total * batch * n_runs, desc=desc, unit="img", unit_scale=True, disable=quiet, leave=False,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=total * batch * n_runs,
+        desc=desc,
+        unit="img",
+        unit_scale=True,
+        disable=quiet,
+        leave=False,
+        dynamic_ncols=True,
+    )
     try:
         for epoch in range(1, shape.epochs + 1):
             if not len(stack):
@@ -318,7 +368,7 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
             perms = torch.stack([torch.randperm(n, generator=order[i]) for i in stack.ids]).to(device)
             for step in range(steps_per_epoch):
                 g = (epoch - 1) * steps_per_epoch + step
-                idx = perms[:, step * batch:(step + 1) * batch]
+                idx = perms[:, step * batch : (step + 1) * batch]
                 yb = y_tr[idx]
                 logits = stack.forward(x_tr[idx], train=True)
                 loss = _per_run_loss(logits, yb).mean(1)  # (G,)
@@ -337,15 +387,24 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
                 with torch.no_grad():
                     step_loss[g, ids] = losses.cpu()
                     step_correct[g, ids] = (logits.detach().argmax(-1) == yb).sum(1).cpu()
-                    norms = torch.stack([torch.linalg.vector_norm(w.grad, dim=(1, 2)) for w in stack.w], 1).cpu()
+                    norms = torch.stack(
+                        [torch.linalg.vector_norm(w.grad, dim=(1, 2)) for w in stack.w], 1
+                    ).cpu()
                     step_norm[g, ids] = norms
                 if g in points:
                     stats = activation_stats(stack, probe_x)
                     for r, i in enumerate(stack.ids):
                         if r not in bad:
-                            probes[i].append({"label": points[g], "step": g + 1, "epoch": epoch,
-                                              "loss": float(losses[r]), "grad_norm": norms[r].tolist(),
-                                              "activation": stats[r]})
+                            probes[i].append(
+                                {
+                                    "label": points[g],
+                                    "step": g + 1,
+                                    "epoch": epoch,
+                                    "loss": float(losses[r]),
+                                    "grad_norm": norms[r].tolist(),
+                                    "activation": stats[r],
+                                }
+                            )
                 if bad:
                     for r in bad:
                         died[stack.ids[r]] = (epoch, step)
@@ -368,22 +427,63 @@ def fit_group(members: Sequence[Member], shape: Shape, data: Data, device: str |
                 epoch_cpu[i].append(cpu / len(started))
     finally:
         bar.close()
-    return [_result(i, shape, steps_per_epoch, n, len(x_te), step_loss, step_correct, step_norm, batch_n,
-                    evals[i], died.get(i), init[i], probes[i], seconds[i], epoch_seconds[i], epoch_cpu[i], n_runs)
-            for i in range(n_runs)]
+    return [
+        _result(
+            i,
+            shape,
+            steps_per_epoch,
+            n,
+            len(x_te),
+            step_loss,
+            step_correct,
+            step_norm,
+            batch_n,
+            evals[i],
+            died.get(i),
+            init[i],
+            probes[i],
+            seconds[i],
+            epoch_seconds[i],
+            epoch_cpu[i],
+            n_runs,
+        )
+        for i in range(n_runs)
+    ]
 
 
-def _result(i: int, shape: Shape, steps_per_epoch: int, train_size: int, test_size: int, step_loss: torch.Tensor,
-            step_correct: torch.Tensor, step_norm: torch.Tensor, batch_n: torch.Tensor, evals: list,
-            died: tuple[int, int] | None, initial: dict[str, float], probes: list, seconds: list[float],
-            epoch_seconds: list[float], epoch_cpu: list[float], group_size: int) -> dict[str, Any]:
+def _result(
+    i: int,
+    shape: Shape,
+    steps_per_epoch: int,
+    train_size: int,
+    test_size: int,
+    step_loss: torch.Tensor,
+    step_correct: torch.Tensor,
+    step_norm: torch.Tensor,
+    batch_n: torch.Tensor,
+    evals: list,
+    died: tuple[int, int] | None,
+    initial: dict[str, float],
+    probes: list,
+    seconds: list[float],
+    epoch_seconds: list[float],
+    epoch_cpu: list[float],
+    group_size: int,
+) -> dict[str, Any]:
     """One member's result from the group's per-step records (the dict `arms.train_job` always returned)."""
     end = (died[0] - 1) * steps_per_epoch + died[1] if died else shape.epochs * steps_per_epoch  # steps taken
-    curves: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [], "test_loss": [], "test_accuracy": []}
+    curves: dict[str, list[float]] = {
+        "train_loss": [],
+        "train_accuracy": [],
+        "test_loss": [],
+        "test_accuracy": [],
+    }
     for e in range(len(evals) + (1 if died else 0)):
         lo, hi = e * steps_per_epoch, min((e + 1) * steps_per_epoch, end)
         seen = float(batch_n[lo:hi].sum())
-        running_loss = float((step_loss[lo:hi, i].double() * batch_n[lo:hi]).sum()) / seen if seen else math.nan
+        running_loss = (
+            float((step_loss[lo:hi, i].double() * batch_n[lo:hi]).sum()) / seen if seen else math.nan
+        )
         running_acc = float(step_correct[lo:hi, i].sum()) / seen if seen else math.nan
         if e < len(evals):
             tl, ta, sl, sa = evals[e]
@@ -396,24 +496,33 @@ def _result(i: int, shape: Shape, steps_per_epoch: int, train_size: int, test_si
     diverged_at = None
     if died:
         finite = [t for t in range(end) if bool(torch.isfinite(step_norm[t, i]).all())]
-        diverged_at = {"epoch": died[0], "step": died[1], "global_step": end + 1,
-                       "fractional_epoch": died[0] - 1 + died[1] / steps_per_epoch,
-                       # per-layer weight-gradient norms of the step before the blow-up (null: overflowed to inf),
-                       # and of the last step whose gradients were all finite
-                       "last_grad_norm": step_norm[end - 1, i].tolist() if end else [],
-                       "last_finite_grad_step": finite[-1] + 1 if finite else None,
-                       "last_finite_grad_norm": step_norm[finite[-1], i].tolist() if finite else []}
+        diverged_at = {
+            "epoch": died[0],
+            "step": died[1],
+            "global_step": end + 1,
+            "fractional_epoch": died[0] - 1 + died[1] / steps_per_epoch,
+            # per-layer weight-gradient norms of the step before the blow-up (null: overflowed to inf),
+            # and of the last step whose gradients were all finite
+            "last_grad_norm": step_norm[end - 1, i].tolist() if end else [],
+            "last_finite_grad_step": finite[-1] + 1 if finite else None,
+            "last_finite_grad_norm": step_norm[finite[-1], i].tolist() if finite else [],
+        }
     traced = min(shape.trace_steps, end)
     return {
         **curves,
         "initial": initial,
-        "diverged": died is not None, "diverged_at": diverged_at,
+        "diverged": died is not None,
+        "diverged_at": diverged_at,
         "epochs_completed": len(curves["train_loss"]) - (1 if died else 0),
-        "steps_per_epoch": steps_per_epoch, "train_size": train_size, "test_size": test_size,
+        "steps_per_epoch": steps_per_epoch,
+        "train_size": train_size,
+        "test_size": test_size,
         "probes": probes,
         "trace": {"loss": step_loss[:traced, i].tolist(), "grad_norm": step_norm[:traced, i].tolist()},
         # the group's wall and CPU (all threads) seconds, shared equally among the runs training in each epoch
-        "epoch_seconds": epoch_seconds, "epoch_cpu_seconds": epoch_cpu, "train_seconds": seconds[0],
+        "epoch_seconds": epoch_seconds,
+        "epoch_cpu_seconds": epoch_cpu,
+        "train_seconds": seconds[0],
         "train_cpu_seconds": seconds[1],
         "group_size": group_size,
     }

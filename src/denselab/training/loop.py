@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -55,8 +55,13 @@ def make_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
     return OPTIMIZERS[name](params, **kwargs)
 
 
-def one_cycle(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float,
-              div_factor: float = 25.0, final_div_factor: float = 1e3) -> torch.optim.lr_scheduler.LambdaLR:
+def one_cycle(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_fraction: float,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e3,
+) -> torch.optim.lr_scheduler.LambdaLR:
     """One-cycle schedule around each group's lr (the peak): cosine warm-up from peak/div_factor over the
     first `warmup_fraction` of the steps, then cosine decay to peak/div_factor/final_div_factor.
 
@@ -81,7 +86,7 @@ def one_cycle(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fractio
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch from one number; returns a CPU generator for data order."""
     random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
+    np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
@@ -91,14 +96,17 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise DenselabError("--device cuda was asked for but no CUDA GPU is visible (use --device auto or cpu)")
+        raise DenselabError(
+            "--device cuda was asked for but no CUDA GPU is visible (use --device auto or cpu)"
+        )
     if name not in ("cpu", "cuda"):
         raise DenselabError(f"unknown device {name!r} (choose from auto, cpu, cuda)")
     return name
 
 
-def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
-                  device: str | torch.device | None = None) -> Iterator[torch.Tensor]:
+def batch_indices(
+    n: int, batch_size: int, generator: torch.Generator | None, device: str | torch.device | None = None
+) -> Iterator[torch.Tensor]:
     """Index tensors of one epoch: a seeded permutation (or 0..n-1 when `generator` is None) cut into batches.
 
     The permutation is drawn on the CPU (the same order on every device) and moved to `device` once per
@@ -107,7 +115,7 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
     if device is not None:
         order = order.to(device)
     for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]
 
 
 @dataclass
@@ -120,7 +128,9 @@ class History:
     test_accuracy: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     diverged: bool = False
-    diverged_at: dict | None = None  # {"epoch": 1-based, "step": 0-based within the epoch} of the first non-finite loss
+    diverged_at: dict | None = (
+        None  # {"epoch": 1-based, "step": 0-based within the epoch} of the first non-finite loss
+    )
 
     @property
     def epochs(self) -> int:
@@ -235,14 +245,22 @@ def fit(
     A non-finite loss ends the run with `history.diverged = True`."""
     x, y = train
     hist = History()
-    bar = tqdm(total=epochs * len(x), desc=desc, unit="img", unit_scale=True, disable=quiet, leave=False,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=epochs * len(x),
+        desc=desc,
+        unit="img",
+        unit_scale=True,
+        disable=quiet,
+        leave=False,
+        dynamic_ncols=True,
+    )
     try:
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             step_cb = (lambda step, loss, _e=epoch: on_step(_e, step, loss)) if on_step else None
-            loss, acc, bad_step = train_epoch(model, optimizer, x, y, loss_fn, batch_size, generator, scheduler,
-                                              transform, step_cb, bar)
+            loss, acc, bad_step = train_epoch(
+                model, optimizer, x, y, loss_fn, batch_size, generator, scheduler, transform, step_cb, bar
+            )
             if bad_step is not None:
                 hist.diverged = True
                 hist.diverged_at = {"epoch": epoch, "step": bad_step}
