@@ -1,20 +1,71 @@
-"""Shared fixtures: where the data lies (CI sets $DENSELAB_DATA to ../shared/data), and the one table of tiny
-settings every test that runs a whole study uses."""
+"""Shared fixtures: where the data lies (CI sets $DENSELAB_DATA to ../shared/data), the one table of tiny
+settings every test that runs a whole study uses, and one session-wide `denselab all` run on those settings
+(`tiny_run`) that the tests of every study read instead of training the same studies again."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from denselab.runner import TINY, study_config  # TINY: study name -> overrides on top of the quick preset
+from denselab import cli
+from denselab.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 
 __all__ = ["REPO", "TINY"]
+
+# Overrides on top of the `quick` preset that cut each study to seconds: every code path and output file,
+# meaningless numbers.
+TINY: dict[str, dict[str, Any]] = {
+    # lr and batch chosen so 1000 images in one epoch learn something (test accuracy 0.71, seed 0)
+    "mnist": dict(
+        hidden_layers=2,
+        hidden_width=64,
+        lr=1e-2,
+        batch_size=64,
+        train_subset=1000,
+        test_subset=500,
+        probe_images=200,
+    ),
+    "denoise": dict(
+        hidden=(32, 32),
+        epochs=1,
+        frames_per_epoch=512,
+        batch_size=64,
+        speed_factors=(1.0,),
+        pitch_factors=(1.0,),
+        formant_factors=(1.0,),
+        unseen="none",
+    ),
+    "optim": dict(
+        arms=("sigmoid-normal", "relu-he"),
+        hidden_width=64,
+        epochs=1,
+        train_subset=600,
+        test_subset=500,
+        probe_size=128,
+        trace_steps=8,
+        batch_size=50,
+        seeds=1,
+        lr_sweep=False,
+        scaling_check=False,
+    ),
+    "dropout": dict(
+        hidden_width=64,
+        epochs=2,
+        train_subset=500,
+        test_subset=400,
+        probe_size=128,
+        trace_steps=4,
+        batch_size=100,
+        seeds=1,
+    ),
+}
 
 
 def _data_dir() -> Path:
@@ -47,7 +98,7 @@ def tiny() -> Callable[..., Any]:
     """`tiny(name, **extra)`: study `name`'s validated config, the quick preset + TINY[name] + `extra`."""
 
     def make(name: str, **extra: Any) -> Any:
-        return study_config(name, "quick", {**TINY[name], **extra})
+        return REGISTRY[name].config("quick", {**TINY[name], **extra})
 
     return make
 
@@ -68,9 +119,36 @@ def _flags(overrides: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_args() -> Callable[..., list[str]]:
-    """`tiny_args(name, **extra)`: the flags that give study `name` its tiny settings on top of --preset quick."""
+    """`tiny_args(name, **extra)`: the flags that give study `name` its tiny settings on --preset quick."""
 
     def make(name: str, **extra: Any) -> list[str]:
         return ["--preset", "quick", *_flags({**TINY[name], **extra})]
 
     return make
+
+
+@contextlib.contextmanager
+def tiny_presets() -> Iterator[None]:
+    """Within the block, every study's `quick` preset is widened by TINY: a command run through `cli.main`
+    with `--preset quick` then trains in seconds (the product's presets are data, so a test can change them;
+    nothing in the product knows about tests)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, study in REGISTRY.items():
+            mp.setitem(study.presets, "quick", {**study.presets["quick"], **TINY[name]})
+        yield
+
+
+def run_cli(*args: Any) -> int:
+    """`denselab ARGS` in this process, as a user would type it; its exit status."""
+    return cli.main([str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, speech_dir: Path) -> Path:
+    """One `denselab all --preset quick` on the tiny settings, through `main()`: the folder it wrote
+    (OUT/mnist, OUT/denoise, OUT/optim, OUT/dropout, OUT/report.ipynb, OUT/report.html). Read it; never
+    write into it."""
+    out = tmp_path_factory.mktemp("tiny-all") / "run"
+    with tiny_presets():
+        assert run_cli("all", "--preset", "quick", "--out", out, "--data-dir", data_dir, "--quiet") == 0
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from denselab.cli import main
-from denselab.runner import REGISTRY
+from denselab.registry import REGISTRY
 
 COMMANDS = [
     ["mnist"],

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY as _TINY
 from torch import nn
 
-from denselab import runner
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance
 from denselab.studies import arms, dropout
 from denselab.training.batched import RunStack
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = runner.TINY["dropout"]  # the one table of tiny settings (tests/conftest.py)
+TINY = _TINY["dropout"]
 
 
 def _strict(path):

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denselab.config import Runtime, field_docs, is_complete, prepare_out_dir, resolve, run_record
+from denselab.config import Runtime, field_docs, is_complete, prepare_out_dir, resolve
 from denselab.errors import DenselabError
 from denselab.io import atomic_path, read_json, save_npz, write_json
+from denselab.provenance import run_record
 
 
 def test_json_is_strict_and_nan_becomes_null(tmp_path: Path) -> None:
@@ -71,7 +72,7 @@ def test_field_docs_and_presets() -> None:
 def test_every_study_config_documents_every_field() -> None:
     import dataclasses
 
-    from denselab.runner import REGISTRY, study_config
+    from denselab.registry import REGISTRY
 
     for name, study in REGISTRY.items():
         docs = field_docs(study.config_class)
@@ -79,7 +80,7 @@ def test_every_study_config_documents_every_field() -> None:
         assert not missing, f"{name}.Config fields without a docstring: {missing}"
         assert set(study.presets) == {"quick", "full"}
         for preset in study.presets:
-            study_config(name, preset)  # presets name real fields and pass the study's validate
+            study.config(preset)  # presets name real fields and pass the study's validate
 
 
 def test_out_dir_resume_and_conflict(tmp_path: Path) -> None:

@@ -238,11 +238,11 @@ def test_any_idx_dataset_with_other_image_size_works(tmp_path):
 def test_full_preset_reaches_98_5_percent(data_dir):
     """Opt-in (`pytest -m slow`, minutes on a CPU): Study 1's full recipe on all 60000 images, tested on all
     10000, reaches the assignment's 98.5 % (measured 0.9870 / 0.9863 / 0.9867 for seeds 0 / 1 / 2)."""
-    from denselab.runner import study_config
+    from denselab.registry import REGISTRY
     from denselab.studies.mnist import load_data, train_classifier
     from denselab.training import resolve_device
 
-    config = study_config("mnist", "full")
+    config = REGISTRY["mnist"].config("full")
     device = resolve_device("auto")
     data = load_data(config, data_dir, device)
     assert len(data.x_train) == 60000 and len(data.x_test) == 10000

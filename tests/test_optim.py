@@ -7,15 +7,16 @@ import json
 import math
 
 import pytest
+from conftest import TINY as _TINY
 from torch import nn
 
-from denselab import cli, runner
+from denselab import cli
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance
 from denselab.studies import arms, optim
 from denselab.training.batched import RunStack
 
-TINY = runner.TINY["optim"]  # the one table of tiny settings (tests/conftest.py)
+TINY = _TINY["optim"]
 
 
 def _strict(path):

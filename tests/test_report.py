@@ -19,12 +19,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import TINY
 
 from denselab.cli import main
 from denselab.report import build_report, cells, denoise_text, dropout, fmt, mnist_text, optim_text, sources
 from denselab.report.notebook import build_notebook
 from denselab.report.render import MATHJAX_CDN, execute, external_refs
-from denselab.runner import TINY
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 METHODS = {"mnist": mnist_text, "denoise": denoise_text, "optim": optim_text, "dropout": dropout}
@@ -42,7 +42,7 @@ TINY_RUN = {
 def tiny_run(tmp_path_factory, data_dir: Path) -> Path:
     """A results folder written by every study's own code (quick preset, tiny data); no report yet."""
     from denselab.config import Runtime
-    from denselab.runner import run_study
+    from denselab.pipeline import run_study
 
     root = tmp_path_factory.mktemp("tiny") / "run"
     runtime = Runtime(device="cpu", data_dir=str(data_dir), quiet=True)

@@ -7,21 +7,22 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from conftest import TINY
 
 from denselab.cli import main
 from denselab.config import PRESET_NAMES
 from denselab.io import read_json
-from denselab.runner import REGISTRY, TINY
-from denselab.studies import STUDIES
+from denselab.registry import REGISTRY
 
 
 def test_registry_names_every_study_once() -> None:
-    assert tuple(REGISTRY) == STUDIES == tuple(TINY)
+    assert tuple(REGISTRY) == ("mnist", "denoise", "optim", "dropout") == tuple(TINY)
     assert [s.command for s in REGISTRY.values()] == ["mnist", "denoise train", "optim", "dropout"]
     for study in REGISTRY.values():
         assert study.module.__name__ == f"denselab.studies.{study.name}"
         assert set(study.presets) == set(PRESET_NAMES)
-        assert callable(getattr(study.module, "validate", None)), f"{study.name} has no validate(config)"
+        for fn in ("validate", "check_inputs", "run"):
+            assert callable(getattr(study.module, fn, None)), f"{study.name} has no {fn}"
         fields = {f.name for f in dataclasses.fields(study.config_class)}
         assert set(TINY[study.name]) <= fields, f"TINY[{study.name!r}] names fields {study.name}.Config lacks"
 

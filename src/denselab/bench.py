@@ -34,13 +34,15 @@ from typing import Any
 
 import torch
 
-from denselab.config import Runtime, run_record
+from denselab.config import Runtime
 from denselab.data.mnist import NUM_CLASSES
 from denselab.errors import DenselabError
 from denselab.io import read_json, write_json
 from denselab.models.mlp import build_mlp, count_parameters
+from denselab.pipeline import run_study
+from denselab.provenance import run_record
+from denselab.registry import REGISTRY
 from denselab.report import build_report
-from denselab.runner import REGISTRY, TINY, run_study, study_config
 
 TARGET_ACCURACY = 0.985
 
@@ -292,6 +294,28 @@ def measure_training(
 
 # ----------------------------------------------------------------------------------- Studies 3 and 4
 
+# the tests' tiny settings (to be replaced by a real parameter)
+TINY = {
+    "mnist": dict(
+        hidden_layers=2,
+        hidden_width=64,
+        lr=1e-2,
+        batch_size=64,
+        train_subset=1000,
+        test_subset=500,
+        probe_images=200,
+    ),
+    "denoise": dict(
+        hidden=(32, 32),
+        epochs=1,
+        frames_per_epoch=512,
+        batch_size=64,
+        speed_factors=(1.0,),
+        pitch_factors=(1.0,),
+        formant_factors=(1.0,),
+        unseen="none",
+    ),
+}
 ARM_STUDIES = ("optim", "dropout")
 ARM_WINDOW_STEPS = {
     "optim": 24,
@@ -307,8 +331,7 @@ def arm_window(name: str, runtime: Runtime, seed: int, steps: int, tiny: bool = 
     from denselab.studies import arms
 
     module = REGISTRY[name].module
-    config = study_config(
-        name,
+    config = REGISTRY[name].config(
         "full",
         {"seed": seed, **({k: v for k, v in TINY_ARMS.items() if hasattr(module.Config, k)} if tiny else {})},
     )
@@ -592,7 +615,7 @@ def run_bench(
         raise DenselabError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     preset = "quick" if _tiny else "full"
-    config = study_config("mnist", preset, {"seed": seed, **(TINY["mnist"] if _tiny else {})})
+    config = REGISTRY["mnist"].config(preset, {"seed": seed, **(TINY["mnist"] if _tiny else {})})
     if _tiny:
         windows, steps = min(windows, 2), min(steps, 4)
     result: dict[str, Any] = {"machine": machine_facts(runtime.device)}

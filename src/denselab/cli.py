@@ -27,7 +27,8 @@ from denselab.config import (
 )
 from denselab.errors import DenselabError, RunsFailed
 from denselab.lock import out_lock
-from denselab.runner import JOB_STUDIES, REGISTRY, Study, run_study
+from denselab.pipeline import run_study
+from denselab.registry import REGISTRY, Study
 
 # fields that the shared options already cover
 _SHARED_FIELDS = {"seed"}
@@ -203,7 +204,12 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
     executor = getattr(args, "executor", "local")
     # optim/dropout on Ray with --device cuda: the tasks run on the cluster's GPUs; this machine needs none
-    remote_gpu = executor == "ray" and args.device == "cuda" and args.command_name in JOB_STUDIES
+    remote_gpu = (
+        executor == "ray"
+        and args.device == "cuda"
+        and REGISTRY.get(getattr(args, "study", ""), None) is not None
+        and REGISTRY[args.study].jobs
+    )
     runtime = Runtime(
         device="cuda" if remote_gpu else resolve_device(args.device),
         data_dir=args.data_dir or default_data_dir(),
@@ -244,7 +250,9 @@ def _cmd_all(args: argparse.Namespace) -> int:
     from denselab.pipeline import run_all
 
     out = args.out or default_out("all")
-    run_all(out, args.preset, args.seed, _runtime(args), force=args.force)
+    _, skipped = run_all(out, args.preset, args.seed, _runtime(args), force=args.force)
+    for line in skipped:
+        print(f"denselab all: {line}", file=sys.stderr)
     print(f"denselab: done. Report: {Path(out) / 'report.html'}")
     return 0
 
@@ -329,7 +337,7 @@ DENOISE_HELP = "Study 2: speech denoising with a fully connected net on STFT mag
 def _add_study_parser(sub, study: Study) -> argparse.ArgumentParser:
     p = sub.add_parser(study.command.split()[-1], help=study.help, description=study.help)
     add_shared_options(p, study.command)
-    if study.name in JOB_STUDIES:
+    if study.jobs:
         add_executor_options(p)
     add_config_options(p, study.config_class, study.presets)
     p.set_defaults(handler=_cmd_study, study=study.name, command_name=study.command)

@@ -13,15 +13,12 @@ import datetime as _dt
 import functools
 import inspect
 import os
-import platform
-import subprocess
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from denselab import __version__
 from denselab.errors import DenselabError
 from denselab.io import json_roundtrip, read_json, write_json
 
@@ -47,7 +44,7 @@ class Runtime:
     ray_address: str | None = None
     """Ray cluster to join (`auto`: the one this machine belongs to); None starts a Ray on this machine."""
     threads_per_job: int | None = None
-    """Torch threads per training job; None: all cores for `local`, 1 for `ray` (see executor.default_threads)."""
+    """Torch threads per training job; None: all cores for `local`, 1 for `ray`."""
 
 
 def check_runtime(runtime: Runtime) -> None:
@@ -103,42 +100,6 @@ def resolve(
     if unknown:
         raise DenselabError(f"unknown {config_cls.__name__} field(s): {', '.join(unknown)}")
     return config_cls(**values)
-
-
-def git_commit() -> str | None:
-    """The commit of the source tree denselab runs from, when it is a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def run_record(command: str, config: Any, runtime: Runtime, preset: str | None) -> dict[str, Any]:
-    """Everything needed to tell how a result was made: the resolved config and the software around it."""
-    import torch
-
-    return {
-        "command": command,
-        "preset": preset,
-        "config": dataclasses.asdict(config),
-        "seed": getattr(config, "seed", None),
-        "device": runtime.device,
-        "executor": runtime.executor,
-        "threads_per_job": runtime.threads_per_job,
-        "denselab_version": __version__,
-        "git_commit": git_commit(),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "created": _dt.datetime.now().isoformat(timespec="seconds"),
-    }
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -201,7 +162,7 @@ def is_complete(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> bool:
 
 
 def default_out(command: str) -> str:
-    """`runs/<command>-<YYYYmmdd-HHMMSS>`, spaces in the command as dashes (`runs/denoise-train-...`), as --help says."""
+    """`runs/<command>-<YYYYmmdd-HHMMSS>`, spaces in the command as dashes (`runs/denoise-train-...`)."""
     return os.path.join("runs", f"{command.replace(' ', '-')}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
 
 

@@ -28,7 +28,7 @@ import nbformat
 
 from denselab.errors import DenselabError
 from denselab.io import atomic_path
-from denselab.studies import STUDIES
+from denselab.registry import REGISTRY as STUDIES
 
 __all__ = ["build_report"]
 

@@ -17,6 +17,7 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
+from denselab.provenance import SNAPSHOT
 from denselab.report import fmt, sources
 
 Cell = nbformat.NotebookNode
@@ -274,7 +275,7 @@ def how_it_ran(study: Study) -> list[Cell]:
 def code_that_ran(study: Study, section: str) -> list[Cell]:
     """Each entry of `sources.SOURCES[study][section]`: its sentence, then the functions' source as the study
     recorded it when it started (`<study>/sources.json`); the installed source for a folder without that file."""
-    saved, _ = read_json(study.dir / sources.SNAPSHOT)
+    saved, _ = read_json(study.dir / SNAPSHOT)
     ran = (
         saved.get("functions") if isinstance(saved, dict) and isinstance(saved.get("functions"), dict) else {}
     )
@@ -283,13 +284,13 @@ def code_that_ran(study: Study, section: str) -> list[Cell]:
         unrecorded = [d for d in dotted if d not in ran]
         if not ran:
             sentence += (
-                f" *(`{study.name}/{sources.SNAPSHOT}` is missing, so this is the code installed when the "
+                f" *(`{study.name}/{SNAPSHOT}` is missing, so this is the code installed when the "
                 "report was built, which may not be the code that ran.)*"
             )
         elif unrecorded:
             names = ", ".join(f"`{d.rsplit('.', 1)[1]}`" for d in unrecorded)
             sentence += (
-                f" *(`{study.name}/{sources.SNAPSHOT}` does not record {names}, so that is the code "
+                f" *(`{study.name}/{SNAPSHOT}` does not record {names}, so that is the code "
                 "installed when the report was built, which may not be the code that ran.)*"
             )
         cells.append(md(sentence))

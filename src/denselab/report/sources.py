@@ -10,12 +10,12 @@ folder written before this file existed falls back to the installed package's so
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import inspect
-import textwrap
 from itertools import groupby
 from typing import Any
+
+from denselab.provenance import source_text
+from denselab.registry import REGISTRY
 
 # Per study, per report section: (the sentence that introduces the code, the functions it shows).
 # Functions of one module share a cell; keep an entry to one or two functions so a cell stays readable.
@@ -159,14 +159,6 @@ SOURCES: dict[str, dict[str, list[tuple[str, tuple[str, ...]]]]] = {
     },
 }
 
-# Each study's config class and presets (the command line and the "differs from the full preset" note use them).
-CONFIGS = {
-    "mnist": "denselab.studies.mnist",
-    "denoise": "denselab.studies.denoise",
-    "optim": "denselab.studies.optim",
-    "dropout": "denselab.studies.dropout",
-}
-
 
 def resolve(dotted: str) -> Any:
     """The object a dotted name refers to: the longest importable module prefix, then attributes."""
@@ -187,26 +179,10 @@ def resolve(dotted: str) -> Any:
 
 def source_of(dotted: str) -> str:
     """The source text of a function or class, as installed."""
-    obj = resolve(dotted)
-    try:
-        return textwrap.dedent(inspect.getsource(obj)).rstrip()
-    except (OSError, TypeError) as e:
-        raise LookupError(f"the source of {dotted} cannot be read ({e})") from None
-
-
-SNAPSHOT = "sources.json"  # in each study's folder: {"format": 1, "functions": {dotted name: source}}
-
-
-def snapshot(study: str) -> dict[str, Any]:
-    """The source of every function the report shows for `study`, as installed now: what a study writes to its
-    folder when it starts (a name that cannot be read is left out; the report then says so)."""
-    functions = {}
-    for dotted in study_names(study):
-        try:
-            functions[dotted] = source_of(dotted)
-        except LookupError:
-            continue
-    return {"format": 1, "functions": functions}
+    text = source_text(resolve(dotted))
+    if text is None:
+        raise LookupError(f"the source of {dotted} cannot be read")
+    return text
 
 
 def by_module(dotted: tuple[str, ...]) -> list[tuple[str, list[str]]]:
@@ -225,20 +201,13 @@ def all_names() -> list[str]:
 
 
 def preset_values(study: str, preset: str) -> dict[str, Any]:
-    """Every config field's value under `preset` ({} when the study module or preset is unknown)."""
+    """Every config field's value under `preset` ({} when the study or preset is unknown)."""
     try:
-        module = importlib.import_module(CONFIGS[study])
-        config = module.Config(**module.PRESETS[preset])
-    except (ImportError, KeyError, AttributeError, TypeError):
+        return REGISTRY[study].preset_values(preset)
+    except KeyError:
         return {}
-    return dataclasses.asdict(config)
 
 
 def field_docs(study: str) -> dict[str, str]:
     """The one-line docstring of each config field."""
-    from denselab.config import field_docs as docs
-
-    try:
-        return docs(importlib.import_module(CONFIGS[study]).Config)
-    except (ImportError, KeyError, AttributeError):
-        return {}
+    return REGISTRY[study].field_docs() if study in REGISTRY else {}

@@ -1,5 +1,4 @@
-"""The four studies, one module each. Which command runs which study (and how) is `denselab.runner`'s
-registry; this package only names them, in the order `denselab all` runs them and the report shows them.
+"""The four studies, one module each. The one list of studies is `denselab.registry`.
 
 | command                  | module                      | assignment problem |
 |--------------------------|-----------------------------|--------------------|
@@ -8,6 +7,3 @@ registry; this package only names them, in the order `denselab all` runs them an
 | `denselab optim`         | `denselab.studies.optim`    | 3: init x activation x optimiser |
 | `denselab dropout`       | `denselab.studies.dropout`  | 4: dropout |
 """
-
-# study names = module names = the folders `denselab all` writes under OUT/
-STUDIES: tuple[str, ...] = ("mnist", "denoise", "optim", "dropout")

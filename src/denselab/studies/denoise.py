@@ -666,3 +666,14 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     summary.setdefault("heldout_input_snr_db", None)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def check_inputs(config: Config, data_dir: Path) -> None:
+    """DenselabError naming the first input WAV or folder that is missing; writes nothing."""
+    clean, noisy, tests, unseen = _resolve_inputs(config, Runtime(data_dir=str(data_dir)))
+    for path in (clean, noisy, *tests):
+        if not path.is_file():
+            raise DenselabError(
+                f"speech recording not found: {path} (Study 2 needs {SPEECH_FILES['clean']} and "
+                f"{SPEECH_FILES['noisy']} in <data-dir>/speech/, or --clean/--noisy)"
+            )

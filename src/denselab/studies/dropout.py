@@ -195,3 +195,7 @@ def summarise(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "test_size": runs[0]["test_size"],
         "steps_per_epoch": runs[0]["steps_per_epoch"],
     }
+
+
+def check_inputs(config: Config, data_dir: Path) -> None:
+    """Nothing to check: MNIST is read from <data-dir>/mnist and downloaded there when absent."""

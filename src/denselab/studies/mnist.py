@@ -582,3 +582,10 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict:
     summary["figures"] = [str(p.relative_to(out)) for p in draw_figures(out, summary)]
     write_json(out / "summary.json", summary)
     return read_json(out / "summary.json")
+
+
+def check_inputs(config: Config, data_dir: Path) -> None:
+    """DenselabError when an explicit --mnist-dir is not a folder (the default folder is downloaded when absent)."""
+    folder, may_download = mnist_folder(config, data_dir)
+    if not may_download and not folder.is_dir():
+        raise DenselabError(f"--mnist-dir {folder} is not a folder")

@@ -312,3 +312,7 @@ def summarise(
         "test_size": r0["test_size"],
         "steps_per_epoch": r0["steps_per_epoch"],
     }
+
+
+def check_inputs(config: Config, data_dir: Path) -> None:
+    """Nothing to check: MNIST is read from <data-dir>/mnist and downloaded there when absent."""
