@@ -1,4 +1,5 @@
-"""One writer per --out (denselab.lock): the holder is named, a dead holder's lock is taken over, released on exit."""
+"""One writer per --out (denselab.lock): the holder is named, a dead holder's lock is taken over, and it is
+released on exit."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_bad_value_fails_before_out_is_touched(
 
 
 def test_corrected_command_runs_without_force(tmp_path: Path, data_dir: Path, tiny_args, capsys) -> None:
-    """The bug of issue 12: the typo'd run wrote config.json, so the fix was refused as 'a different config'."""
+    """A typo'd run must not write config.json, else the fix is refused as 'a different config'."""
     out = tmp_path / "x"
     assert main(["mnist", "--epochs", "0", "--out", str(out), "--data-dir", str(data_dir), "--quiet"]) == 2
     assert "--epochs must be at least 1" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """Crash-safe result files: every write goes to a temp file in the same folder and is renamed into place,
-so a run killed at any moment leaves either the old complete file or the new complete file, never half of one."""
+so a run killed at any moment leaves either the old complete file or the new one, never half of one."""
 
 from __future__ import annotations
 
@@ -139,11 +139,6 @@ def save_wav(path: str | os.PathLike, y: np.ndarray, sr: int) -> Path:
 
 # ------------------------------------------------------------------------------------ checkpoint headers
 
-# Headers written before every model file had {"format": "denselab-<kind>", "version": N}:
-# mnist wrote {"format": <str>, "version": int}; the denoiser wrote {"kind": <str>, "format": int}.
-LEGACY_MNIST_FORMATS: dict[str, str] = {"denselab-mnist": "mnist"}
-LEGACY_DENOISER_KINDS: dict[str, str] = {"denselab-denoiser": "denoiser"}
-
 
 def model_header(kind: str, version: int) -> dict[str, Any]:
     """The header every denselab model file starts with; `version` is bumped when the layout changes."""
@@ -151,17 +146,15 @@ def model_header(kind: str, version: int) -> dict[str, Any]:
 
 
 def _read_header(ckpt: Any) -> tuple[str | None, Any]:
-    """(kind, version) from a current or older header; kind None when it is not a denselab header."""
+    """(kind, version) from a model file's header; kind None when it is not a denselab header, "older" when
+    it is the header layout of a denselab before 0.1 (`{"kind": ..., "format": int}`)."""
     if not isinstance(ckpt, dict):
         return None, None
-    fmt, version, old_kind = ckpt.get("format"), ckpt.get("version"), ckpt.get("kind")
-    if isinstance(old_kind, str) and isinstance(fmt, int) and not isinstance(fmt, bool):
-        return LEGACY_DENOISER_KINDS.get(old_kind), fmt
-    if isinstance(fmt, str):
-        if fmt in LEGACY_MNIST_FORMATS:
-            return LEGACY_MNIST_FORMATS[fmt], version
-        if fmt.startswith("denselab-"):
-            return fmt[len("denselab-") :], version
+    fmt, version = ckpt.get("format"), ckpt.get("version")
+    if isinstance(ckpt.get("kind"), str) and str(ckpt["kind"]).startswith("denselab-"):
+        return "older", None
+    if isinstance(fmt, str) and fmt.startswith("denselab-"):
+        return fmt[len("denselab-") :], version
     return None, None
 
 
@@ -175,10 +168,15 @@ def check_model_header(
     command: str | None = None,
 ) -> None:
     """Raise a one-line DenselabError unless `ckpt` is a denselab `kind` model whose version this code reads
-    (`oldest`..`version`; `oldest` defaults to `version`). Older header layouts are accepted. `command`
+    (`oldest`..`version`; `oldest` defaults to `version`). `command`
     (e.g. "denoise train") is named in the message as the way to make a readable file."""
     retrain = f"retrain it with `denselab {command}`" if command else "retrain it"
     found, found_version = _read_header(ckpt)
+    if found == "older":
+        raise DenselabError(
+            f"{path} was written by an older denselab; this denselab {__version__} reads {kind} model "
+            f"version {version}: {retrain}"
+        )
     if found is None:
         train = f" (train one with `denselab {command}`)" if command else ""
         raise DenselabError(f"{path} is not a denselab {kind} model file{train}")

@@ -1,4 +1,5 @@
-"""One writer per output folder: every command that writes into `--out` holds `OUT/.denselab.lock` while it runs.
+"""One writer per output folder: every command that writes into `--out` holds `OUT/.denselab.lock` while it
+runs.
 
 The lock is an exclusive `flock` on that file, so the kernel drops it the moment its holder dies (SIGKILL
 included); the file's text names the holder (host, pid, command, start time) for the message a second writer
@@ -93,8 +94,8 @@ def _acquire(path: Path, command: str) -> int:
 
 @contextlib.contextmanager
 def out_lock(out_dir: str | os.PathLike, command: str = "", create: bool = True) -> Iterator[Path]:
-    """Hold the write lock on `out_dir` for the `with` block; yield the lock file's path. A missing `out_dir` is
-    created (`create`), or raises DenselabError.
+    """Hold the write lock on `out_dir` for the `with` block; yield the lock file's path.
+    A missing `out_dir` is created (`create`), or raises DenselabError.
 
     DenselabError (exit 2) naming the holder when another live process holds it; a lock left by a dead
     process is taken over with a message on stderr (--quiet too: it explains a folder's history)."""
