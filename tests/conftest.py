@@ -128,13 +128,14 @@ def tiny_args() -> Callable[..., list[str]]:
 
 
 @contextlib.contextmanager
-def tiny_presets() -> Iterator[None]:
-    """Within the block, every study's `quick` preset is widened by TINY: a command run through `cli.main`
-    with `--preset quick` then trains in seconds (the product's presets are data, so a test can change them;
-    nothing in the product knows about tests)."""
+def tiny_presets(**extra: dict[str, Any]) -> Iterator[None]:
+    """Within the block, every study's `quick` preset is widened by TINY (and `extra[study]`): a command run
+    through `cli.main` with `--preset quick` then trains in seconds (the product's presets are data, so a
+    test can change them; nothing in the product knows about tests)."""
     with pytest.MonkeyPatch.context() as mp:
         for name, study in REGISTRY.items():
-            mp.setitem(study.presets, "quick", {**study.presets["quick"], **TINY[name]})
+            quick = {**study.presets["quick"], **TINY[name], **extra.get(name, {})}
+            mp.setitem(study.presets, "quick", quick)
         yield
 
 
@@ -144,11 +145,23 @@ def run_cli(*args: Any) -> int:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, speech_dir: Path) -> Path:
-    """One `denselab all --preset quick` on the tiny settings, through `main()`: the folder it wrote
-    (OUT/mnist, OUT/denoise, OUT/optim, OUT/dropout, OUT/report.ipynb, OUT/report.html). Read it; never
-    write into it."""
+def short_unseen(tmp_path_factory: pytest.TempPathFactory, speech_dir: Path) -> Path:
+    """The unseen-voices folder cut to its first 2 s per file: the check runs on real voices in seconds."""
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("unseen-short")
+    for wav in sorted((speech_dir / "unseen").glob("*.wav")):
+        samples, rate = sf.read(wav)
+        sf.write(folder / wav.name, samples[: 2 * rate], rate)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, short_unseen: Path) -> Path:
+    """One `denselab all --preset quick` on the tiny settings (the check on unseen voices on, on
+    `short_unseen`), through `main()`: the folder it wrote (OUT/mnist, OUT/denoise, OUT/optim,
+    OUT/dropout, OUT/report.ipynb, OUT/report.html). Read it; never write into it."""
     out = tmp_path_factory.mktemp("tiny-all") / "run"
-    with tiny_presets():
+    with tiny_presets(denoise={"unseen": str(short_unseen)}):
         assert run_cli("all", "--preset", "quick", "--out", out, "--data-dir", data_dir, "--quiet") == 0
     return out

@@ -8,3 +8,8 @@ class DenselabError(Exception):
 class RunsFailed(Exception):
     """Some training runs failed for good; everything else finished and was written (summary.json lists them
     under `failed_runs`). The CLI shows the message as one line and exits 1."""
+
+
+class MissingInput(DenselabError):
+    """An input a study needs is not there (a file the user has not put in place yet, such as the speech
+    recordings of Study 2). `denselab all` skips that study, says so, and still builds the report."""

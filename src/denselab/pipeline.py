@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from denselab.config import Runtime, is_complete, prepare_out_dir
-from denselab.errors import DenselabError, RunsFailed
+from denselab.errors import DenselabError, MissingInput, RunsFailed
 from denselab.io import read_json, write_json
 from denselab.lock import out_lock
 from denselab.provenance import SNAPSHOT, run_record, snapshot
-from denselab.registry import REGISTRY, study
+from denselab.registry import REGISTRY, Study, study
 
 
 def run_study(
@@ -28,24 +29,20 @@ def run_study(
     """Resolve and validate the config and check every input, then, holding `out_dir`'s write lock, prepare
     it (config.json, resume check), record the sources and run the study.
 
-    Bad settings and missing inputs fail before `out_dir` is created or touched, so the corrected command
-    needs no --force. RunsFailed when some training runs failed for good (the summary with the rest is
-    written first)."""
+    Bad settings and missing inputs fail before `out_dir` is created or touched, and a folder this call
+    created is removed again when the study stops on bad input, so the corrected command needs no --force.
+    RunsFailed when some training runs failed for good (the summary with the rest is written first)."""
     s = study(name)
     config = s.config(preset, dict(overrides))
     s.check_inputs(config, runtime.data_dir)
     record = run_record(s.command, config, runtime, preset)
-    with out_lock(out_dir, s.command):
-        if not force and is_complete(out_dir, record):
-            if not runtime.quiet:
-                print(
-                    f"denselab: {s.command} already complete in {out_dir}; reusing it (--force reruns)",
-                    file=sys.stderr,
-                )
-            return read_json(Path(out_dir) / "summary.json")
-        out = prepare_out_dir(out_dir, record, force=force)
-        write_json(out / SNAPSHOT, snapshot(s.recorded))  # the code the report shows, as it starts
-        summary = s.run(config, out, runtime)
+    fresh = not Path(out_dir).exists()
+    try:
+        summary = _run_locked(s, config, record, Path(out_dir), runtime, force)
+    except DenselabError:
+        if fresh:  # a command rejected on its input leaves no folder it created behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     failed = summary.get("failed_runs") or []
     if failed:
         raise RunsFailed(
@@ -54,6 +51,20 @@ def run_study(
             f"lists them under failed_runs: run the same command again to retry them"
         )
     return summary
+
+
+def _run_locked(s: Study, config: Any, record: dict, out_dir: Path, runtime: Runtime, force: bool) -> dict:
+    with out_lock(out_dir, s.command):
+        if not force and is_complete(out_dir, record):
+            if not runtime.quiet:
+                print(
+                    f"denselab: {s.command} already complete in {out_dir}; reusing it (--force reruns)",
+                    file=sys.stderr,
+                )
+            return read_json(out_dir / "summary.json")
+        out = prepare_out_dir(out_dir, record, force=force)
+        write_json(out / SNAPSHOT, snapshot(s.recorded))  # the code the report shows, as it starts
+        return s.run(config, out, runtime)
 
 
 def run_all(
@@ -65,8 +76,9 @@ def run_all(
 ) -> tuple[Path, list[str]]:
     """Run every study with `preset` and `seed` into `out_dir/<study>`, then build the report there.
 
-    A study whose inputs are missing (no speech recordings, say) is skipped and the others run: the report
-    says what is missing and where it goes. Returns the folder and one line per skipped study (exit 0).
+    A study whose inputs are missing (MissingInput: no speech recordings, say) is skipped and the others
+    run: the report says what is missing and where it goes. Any other bad input stops it before anything is
+    written. Returns the folder and one line per skipped study (exit 0).
     A study that fails on bad input while running does not stop the others either: the report is built
     and DenselabError raised at the end (exit 2). Training runs that failed for good are shown as failed
     in the report and raised at the end as RunsFailed (exit 1). Holds OUT's lock."""
@@ -78,7 +90,7 @@ def run_all(
         config = s.config(preset, {"seed": seed})
         try:
             s.check_inputs(config, runtime.data_dir)
-        except DenselabError as e:
+        except MissingInput as e:
             skipped.append(f"{s.name} skipped: {e}")
     with out_lock(out, "all"):
         for i, name in enumerate(REGISTRY, start=1):

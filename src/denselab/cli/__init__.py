@@ -172,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed: its exit status
+        return e.code if isinstance(e.code, int) else 2
     debug = getattr(args, "debug", False)
     # SIGTERM behaves like Ctrl-C: finished work is already on disk, partial work is redone on resume.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from denselab.config import Runtime
 from denselab.data.audio import load_wav, snr_db, spectrum
-from denselab.errors import DenselabError
+from denselab.errors import DenselabError, MissingInput
 from denselab.io import save_wav, write_json
 from denselab.studies.denoise_data import Split, feature_stats, split_pair
 from denselab.studies.denoise_eval import baselines, clean_files, scores, unseen_check
@@ -673,7 +673,7 @@ def check_inputs(config: Config, data_dir: Path) -> None:
     clean, noisy, tests, unseen = _resolve_inputs(config, Runtime(data_dir=str(data_dir)))
     for path in (clean, noisy, *tests):
         if not path.is_file():
-            raise DenselabError(
+            raise MissingInput(
                 f"speech recording not found: {path} (Study 2 needs {SPEECH_FILES['clean']} and "
                 f"{SPEECH_FILES['noisy']} in <data-dir>/speech/, or --clean/--noisy)"
             )
