@@ -66,10 +66,22 @@ def test_row_purity():
         "count": 3,
         "majority_class": 7,
         "purity": pytest.approx(2 / 3),
+        "shown": 1,
         "shown_purity": 1.0,
+        "shown_class": 7,
+        "shown_class_count": 1,
     }
     assert rows[1]["purity"] == 1.0 and rows[1]["majority_class"] == 2
-    assert rows[2] == {"unit": 2, "count": 0, "majority_class": None, "purity": None, "shown_purity": None}
+    assert rows[2] == {
+        "unit": 2,
+        "count": 0,
+        "majority_class": None,
+        "purity": None,
+        "shown": 0,
+        "shown_purity": None,
+        "shown_class": None,
+        "shown_class_count": 0,
+    }
 
 
 def test_class_means_place_labels_at_each_class_centre():
