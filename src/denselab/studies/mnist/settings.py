@@ -72,9 +72,9 @@ PRESETS: dict[str, dict] = {
 }
 
 PRESET_HELP: dict[str, str] = {
-    "full": "the assignment's 5x1024 ReLU classifier on all 60000 training images for 5 epochs (AdamW, "
-    "one-cycle schedule, label smoothing, 1-pixel shifts), tested on all 10000; grids and t-SNE (1000 "
-    "iterations) of 1000 test images",
+    "full": "the assignment's 5x1024 ReLU classifier (He init) on all 60000 training images, tested on all "
+    "10000; beyond it, a recipe that passes 98.5 % in 5 epochs (AdamW, one-cycle schedule, label smoothing, "
+    "pixel dropout, 1-pixel shifts); grids and t-SNE (1000 iterations)/PCA of 1000 test images",
     "quick": "a smoke run of every step and figure: 4000 training images, 1 epoch at batch 128, t-SNE of "
     "500 iterations; about a minute on a CPU, numbers not comparable with full",
 }
