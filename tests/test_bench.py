@@ -1,19 +1,21 @@
-"""`denselab bench` and the speed levers it measures. Nothing here is timed: speed is a benchmark, not a test."""
+"""`denselab bench` and the speed levers it measures. Nothing here is timed: speed is a benchmark, not a
+test."""
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import TINY, tiny_presets
 from torch import nn
 
 from denselab.bench import format_table, run_bench, step_gemms, time_to_accuracy
 from denselab.cli import main
 from denselab.config import Runtime
+from denselab.errors import DenselabError
 from denselab.models.mlp import Dropout, build_mlp
 from denselab.training import History, make_optimizer
 
@@ -33,48 +35,66 @@ KEYS = [
 
 @pytest.fixture
 def one_thread():
-    # the smoke run is tiny: on a shared 2-core machine, OpenMP barriers between busy cores cost more than the work
+    # the smoke run is tiny: on a shared 2-core machine, OpenMP barriers between busy cores cost more than
+    # the work
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
 
-def test_tiny_bench_writes_every_key(tmp_path, data_dir, speech_dir, one_thread, capsys) -> None:
-    result = run_bench(tmp_path / "b", Runtime("cpu", str(data_dir), quiet=True), _tiny=True)
+def test_quick_bench_succeeds_and_writes_every_key(tmp_path, data_dir, tiny_run, one_thread, capsys) -> None:
+    # `--preset quick` on the tests' tiny presets; the denoiser timed is the one tiny_run trained
+    with tiny_presets():
+        result = run_bench(
+            tmp_path / "b",
+            Runtime("cpu", str(data_dir), quiet=True),
+            preset="quick",
+            denoise_model=tiny_run / "denoise" / "model.pt",
+        )
     text = (tmp_path / "b" / "bench.json").read_text()
-    assert "NaN" not in text and json.loads(text) == result
+    assert "NaN" not in text and "Infinity" not in text  # non-finite numbers are written as null
     for key in KEYS:
         assert key in result, key
+    assert result["preset"] == "quick" and result["run"]["preset"] == "quick"
+    assert (
+        result["run"]["config"]["hidden_width"] == TINY["mnist"]["hidden_width"]
+    )  # the study's quick preset
+    assert result["train"]["widths"] == [784, 64, 64, 10] and result["train"]["steps_per_window"] == 4
+    assert len(result["train"]["window_seconds"]) == 2  # PRESETS["quick"]: 2 windows of 4 steps
     assert result["peak_gflops"] > 0 and result["train_gflops"] > 0
+    # the peak is the best block of all studies' windows, so Study 1's ratio is recomputed against it
     assert result["train_to_peak_ratio"] == pytest.approx(result["train_gflops"] / result["peak_gflops"])
-    for study, runs in (
-        ("optim", 10),
-        ("dropout", 4),
-    ):  # the study's whole batched group, against the same peak
+    for study, width in (
+        ("optim", TINY["optim"]["hidden_width"]),
+        ("dropout", TINY["dropout"]["hidden_width"]),
+    ):
         arm = result["arm_training"][study]
-        assert (
-            arm["group_size"] == runs and arm["window_flops"] > 0 and len(arm["widths"]) == 4
-        )  # bench.TINY_ARMS
+        assert arm["widths"] == [784] + [width] * 5 + [10] and arm["steps_per_window"] == 2
+        assert arm["window_flops"] > 0 and len(arm["window_seconds"]) == 2
         assert result[f"{study}_train_to_peak_ratio"] == pytest.approx(arm["gflops"] / result["peak_gflops"])
-        assert (
-            len(arm["group_gemm_block_seconds"]) == len(arm["window_seconds"])
-            and arm["group_gemm_gflops"] > 0
-        )
-        assert arm["group_gemm_to_peak_ratio"] == pytest.approx(
-            arm["group_gemm_gflops"] / result["peak_gflops"]
-        )
-    assert (result["mnist_epochs_to_98_5"] is None) == (result["mnist_seconds_to_98_5"] is None)
-    assert len(result["mnist"]["test_accuracy"]) == result["mnist"]["epochs"] == 1
+        assert len(arm["group_gemm_block_seconds"]) == 2 and arm["group_gemm_gflops"] > 0
+    # tiny optim: 2 arms x 2 optimisers, one seed, trained as one group; tiny dropout: 2 arms x (off, on)
+    assert result["arm_training"]["optim"]["group_size"] == 4
+    assert result["arm_training"]["dropout"]["group_size"] == 4
+    assert result["mnist"]["epochs"] == len(result["mnist"]["test_accuracy"]) == 1
+    assert result["mnist"]["train_images"] == TINY["mnist"]["train_subset"]
+    assert result["mnist_epochs_to_98_5"] is None and result["mnist_seconds_to_98_5"] is None  # 1 tiny epoch
     assert result["suite_seconds"] is None
-    assert result["denoise_realtime_factor"] > 0 and result["denoise"]["audio_seconds"] > 0
-    assert result["run"]["preset"] == "quick" and result["run"]["config"]["hidden_width"] == 64  # runner.TINY
+    assert result["denoise"]["model_source"] == "given" and result["denoise"]["audio_seconds"] > 0
+    assert result["denoise_realtime_factor"] > 0
     machine = result["machine"]
     assert machine["torch_version"] == torch.__version__ and machine["torch_threads"] == 1
-    assert machine["cores_logical"] >= 1 and machine["device"] == "cpu"
+    assert machine["device"] == "cpu"
     table = capsys.readouterr().out
     assert "training / peak" in table and "MNIST epochs to 98.5 %" in table
     assert table.count("its batched products alone / peak") == 2
+
+
+def test_unknown_bench_preset_is_an_error(tmp_path) -> None:
+    with pytest.raises(DenselabError, match="unknown bench preset 'huge'"):
+        run_bench(tmp_path / "b", Runtime("cpu", str(tmp_path), quiet=True), preset="huge")
+    assert not (tmp_path / "b").exists()
 
 
 def test_bench_out_must_be_a_folder(tmp_path, capsys) -> None:

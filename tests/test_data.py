@@ -1,4 +1,6 @@
-"""IDX reader on the real files and on corrupted bytes; normalisation; audio loading errors."""
+"""IDX reader on the real files and on corrupted bytes; the cheap header checks run before a study starts;
+normalisation. Nothing here touches the network: every test runs with `urlopen` refusing, and the download
+tests serve the files themselves."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import torch
 from denselab.data.mnist import (
     MNIST_FILES,
     MNIST_MD5,
+    check_mnist_folder,
+    idx_shape,
     load_mnist,
     normalize,
     pixel_stats,
@@ -21,6 +25,17 @@ from denselab.data.mnist import (
     write_idx,
 )
 from denselab.errors import DenselabError
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a URL fails the test that made it (a test that downloads serves the files)."""
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a test tried to open {args[0] if args else kwargs}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
 def test_real_files_shapes_and_checksums(mnist_dir: Path) -> None:
@@ -139,3 +154,57 @@ def test_read_idx_rejects_non_idx(tmp_path: Path) -> None:
     with pytest.raises(DenselabError, match="not an IDX file"):
         read_idx(p)
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_shape_reads_the_header_only(tmp_path: Path, gz: bool) -> None:
+    _tiny_dataset(tmp_path, gz=gz)
+    suffix = ".gz" if gz else ""
+    assert idx_shape(tmp_path / (MNIST_FILES["train_images"] + suffix)) == (20, 8, 8)
+    assert idx_shape(tmp_path / (MNIST_FILES["test_labels"] + suffix)) == (10,)
+    check_mnist_folder(tmp_path)
+
+
+def test_idx_shape_finds_truncated_and_padded_files(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path)
+    raw = tmp_path / MNIST_FILES["train_images"]
+    blob = raw.read_bytes()
+    raw.write_bytes(blob + b"extra")
+    with pytest.raises(
+        DenselabError, match=r"padded: header says \(20, 8, 8\) \(1280 bytes of data\), file holds 1285"
+    ):
+        idx_shape(raw)
+    gz = tmp_path / "cut.gz"
+    gz.write_bytes(gzip.compress(blob[:-7]))  # a valid gzip of a cut file: its trailer gives the length
+    with pytest.raises(DenselabError, match="file holds 1273"):
+        idx_shape(gz)
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(DenselabError, match="not an IDX file"):
+        idx_shape(tmp_path / "empty")
+
+
+def test_check_mnist_folder_names_the_missing_file(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path, gz=True)
+    (tmp_path / (MNIST_FILES["train_labels"] + ".gz")).unlink()
+    with pytest.raises(DenselabError) as e:
+        check_mnist_folder(tmp_path)
+    assert str(tmp_path) in str(e.value) and "missing train-labels-idx1-ubyte" in str(e.value)
+    check_mnist_folder(tmp_path, complete=False)  # absent files are downloaded later; present ones are fine
+
+
+@pytest.mark.parametrize(
+    "role, array, match",
+    [
+        ("train_labels", np.zeros(19), "20 images but 19 labels"),
+        ("test_images", np.zeros((10, 8, 9)), "differ in size"),
+        ("test_images", np.zeros((10, 64)), "expected images"),
+        ("test_labels", np.full(10, 12), "0..9"),
+    ],
+)
+def test_check_mnist_folder_finds_files_that_do_not_fit(tmp_path: Path, role: str, array, match: str) -> None:
+    _tiny_dataset(tmp_path)
+    write_idx(tmp_path / MNIST_FILES[role], array)
+    with pytest.raises(DenselabError, match=match):
+        check_mnist_folder(tmp_path)
+    with pytest.raises(DenselabError, match=match):
+        load_mnist(tmp_path, download=False)  # the full reader agrees

@@ -98,3 +98,43 @@ def test_arm_labels_use_one_notation():
     assert arm_label("sigmoid", "normal") == "sigmoid + N(0, 0.01²)"
     assert arm_label("relu", "normal", init_std=0.1) == "ReLU + N(0, 0.1²)"
     assert (arm_label("relu", "he"), arm_label("sigmoid", "xavier")) == ("ReLU + He", "sigmoid + Xavier")
+    assert arm_label("gelu", "orthogonal") == "gelu + orthogonal"  # unknown names shown as given
+
+
+def test_one_label_table_names_every_choice():
+    from denselab.models.mlp import (
+        ACTIVATION_LABELS,
+        ACTIVATIONS,
+        INIT_LABELS,
+        INITS,
+        OPTIMIZER_LABELS,
+        init_label,
+        optimizer_label,
+    )
+    from denselab.training import OPTIMIZERS
+
+    # every activation a hidden layer may use, every initialiser and every optimiser has a label
+    assert set(ACTIVATION_LABELS) == set(ACTIVATIONS) - {"softplus", "identity"}
+    assert set(INIT_LABELS) == set(INITS)
+    assert set(OPTIMIZER_LABELS) == set(OPTIMIZERS)
+    assert [optimizer_label(o) for o in ("sgd", "adam", "adamw", "lion")] == [
+        "plain SGD",
+        "Adam",
+        "AdamW",
+        "lion",
+    ]
+    assert init_label("normal", 0.05) == "N(0, 0.05²)" and init_label("he", 0.05) == "He"
+
+
+def test_dropout_acts_on_the_layer_input_it_is_given_for() -> None:
+    # hidden dropout only: the first layer's output is the same on every training pass, the output is not;
+    # half the hidden units are zeroed before the last Linear, so its output moves by a measurable amount
+    torch.manual_seed(0)
+    model = build_mlp([50, 400, 3], "relu", "he", dropout=[0.0, 0.5]).train()
+    x = torch.randn(8, 50)
+    with torch.no_grad():
+        (h1, y1), (h2, y2) = layer_outputs(model, x), layer_outputs(model, x)
+        assert torch.equal(h1, h2) and not torch.equal(y1, y2)
+        dropped = model[1][0](torch.ones(100000))
+    assert float((dropped == 0).float().mean()) == pytest.approx(0.5, abs=0.01)
+    assert float(dropped.max()) == pytest.approx(2.0)  # kept units scaled by 1 / (1 - p)

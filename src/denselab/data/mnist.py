@@ -63,10 +63,8 @@ def _open_bytes(path: Path) -> bytes:
         raise DenselabError(f"cannot read {path}: {e}") from None
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (raw or gzip) into an array, checking the magic number and the data length."""
-    path = Path(path)
-    data = _open_bytes(path)
+def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
+    """(dtype, shape, header bytes) from the start of an IDX file's bytes, checking its magic number."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES or data[3] == 0:
         raise DenselabError(f"{path} is not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
     ndim = data[3]
@@ -74,14 +72,52 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(data) < header:
         raise DenselabError(f"{path} is truncated (header cut short)")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    return np.dtype(_IDX_DTYPES[data[2]]), shape, header
+
+
+def _check_length(path: Path, dtype: np.dtype, shape: tuple[int, ...], header: int, size: int) -> None:
     expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
+    if size - header != expected:
         raise DenselabError(
             f"{path} is truncated or padded: header says {shape} "
-            f"({expected} bytes of data), file holds {len(data) - header}"
+            f"({expected} bytes of data), file holds {size - header}"
         )
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (raw or gzip) into an array, checking the magic number and the data length."""
+    path = Path(path)
+    data = _open_bytes(path)
+    dtype, shape, header = _parse_header(path, data)
+    _check_length(path, dtype, shape, header, len(data))
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+
+
+def idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The array shape an IDX file (raw or gzip) holds, checked like `read_idx` but cheaply: only the header
+    is read, and the data length comes from the file size (a .gz file's from its gzip trailer)."""
+    path = Path(path)
+    try:
+        if path.suffix != ".gz":
+            with path.open("rb") as f:
+                head = f.read(4 + 4 * 255)
+            size = path.stat().st_size
+        else:
+            with gzip.open(path, "rb") as f:
+                head = f.read(4 + 4 * 255)
+            with path.open("rb") as f:
+                f.seek(-4, os.SEEK_END)  # ISIZE: the uncompressed length modulo 2**32
+                size = int.from_bytes(f.read(4), "little")
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DenselabError(f"cannot read {path}: {e}") from None
+    dtype, shape, header = _parse_header(path, head)
+    try:
+        _check_length(path, dtype, shape, header, size)
+    except DenselabError:
+        if path.suffix != ".gz":
+            raise
+        read_idx(path)  # a multi-member .gz has no single trailer: decompress it to be sure
+    return shape
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
@@ -131,38 +167,72 @@ def download_mnist(folder: str | os.PathLike, timeout: float = 30.0) -> None:
             raise DenselabError(_missing_message(folder, f"download of {name} failed: {errors[-1]}"))
 
 
-def load_mnist(folder: str | os.PathLike, download: bool = True) -> Mnist:
-    """Load and validate the four IDX files from `folder`, downloading them first when absent."""
-    folder = Path(folder)
-    missing = [n for n in MNIST_FILES.values() if _find(folder, n) is None]
-    if missing and download:
-        download_mnist(folder)
-        missing = [n for n in MNIST_FILES.values() if _find(folder, n) is None]
+def _missing(folder: Path) -> list[str]:
+    return [n for n in MNIST_FILES.values() if _find(folder, n) is None]
+
+
+def _raise_missing(folder: Path, missing: list[str]) -> None:
     if missing:
         reason = (
             "none of them is there" if len(missing) == len(MNIST_FILES) else "missing " + ", ".join(missing)
         )
         raise DenselabError(_missing_message(folder, reason))
-    arrays = {role: read_idx(_find(folder, name)) for role, name in MNIST_FILES.items()}
+
+
+def _check_shapes(folder: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The four files' shapes (role -> shape) fit together: images (N, H, W) with N labels, one image size."""
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 3 or labels.ndim != 1:
+        images, labels = shapes[f"{split}_images"], shapes[f"{split}_labels"]
+        if len(images) != 3 or len(labels) != 1:
             raise DenselabError(
-                f"{split} files in {folder} have shapes {images.shape} and {labels.shape}; "
+                f"{split} files in {folder} have shapes {images} and {labels}; "
                 f"expected images (N, H, W) and labels (N,)"
             )
-        if len(images) != len(labels):
+        if images[0] != labels[0]:
             raise DenselabError(
-                f"{split} images and labels in {folder} disagree: "
-                f"{len(images)} images but {len(labels)} labels"
+                f"{split} images and labels in {folder} disagree: {images[0]} images but {labels[0]} labels"
             )
-        if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-            raise DenselabError(
-                f"{split} labels in {folder} must lie in 0..{NUM_CLASSES - 1}, "
-                f"found {labels.min()}..{labels.max()}"
-            )
-    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+    if shapes["train_images"][1:] != shapes["test_images"][1:]:
         raise DenselabError(f"train and test images in {folder} differ in size")
+
+
+def _check_labels(folder: Path, split: str, labels: np.ndarray) -> None:
+    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise DenselabError(
+            f"{split} labels in {folder} must lie in 0..{NUM_CLASSES - 1}, "
+            f"found {labels.min()}..{labels.max()}"
+        )
+
+
+def check_mnist_folder(folder: str | os.PathLike, complete: bool = True) -> None:
+    """DenselabError unless `folder` holds the four IDX files with readable headers whose shapes fit
+    together and labels in 0..9; reads the headers and the (small) label files only, writes nothing.
+    With `complete=False` absent files pass (they are downloaded) and only the present ones are checked."""
+    folder = Path(folder)
+    missing = _missing(folder)
+    if complete:
+        _raise_missing(folder, missing)
+    shapes = {
+        role: idx_shape(_find(folder, name)) for role, name in MNIST_FILES.items() if name not in missing
+    }
+    if not missing:
+        _check_shapes(folder, shapes)
+    for split in ("train", "test"):
+        name = MNIST_FILES[f"{split}_labels"]
+        if name not in missing and len(shapes[f"{split}_labels"]) == 1:
+            _check_labels(folder, split, read_idx(_find(folder, name)))
+
+
+def load_mnist(folder: str | os.PathLike, download: bool = True) -> Mnist:
+    """Load and validate the four IDX files from `folder`, downloading them first when absent."""
+    folder = Path(folder)
+    if _missing(folder) and download:
+        download_mnist(folder)
+    _raise_missing(folder, _missing(folder))
+    arrays = {role: read_idx(_find(folder, name)) for role, name in MNIST_FILES.items()}
+    _check_shapes(folder, {role: a.shape for role, a in arrays.items()})
+    for split in ("train", "test"):
+        _check_labels(folder, split, arrays[f"{split}_labels"])
     return Mnist(
         *(torch.from_numpy(arrays[r].astype(np.uint8 if "images" in r else np.int64)) for r in MNIST_FILES)
     )

@@ -40,15 +40,32 @@ def _he(weight: torch.Tensor, std: float) -> None:
 INITS: dict[str, Callable[[torch.Tensor, float], None]] = {"normal": _normal, "xavier": _xavier, "he": _he}
 
 
-# How figures, summaries and the report name an activation and an initialisation (the one table).
-# `normal` is N(mean, variance): the assignment's sigma = 0.01 reads N(0, 0.01²).
+# How figures, summaries and the report name an activation, an initialisation and an optimiser: the one table
+# (unknown names are shown as given). `normal` is N(mean, variance): the assignment's sigma = 0.01 reads
+# N(0, 0.01²); its label is a template filled with the run's standard deviation.
 ACTIVATION_LABELS = {"sigmoid": "sigmoid", "relu": "ReLU", "tanh": "tanh"}
 INIT_LABELS = {"normal": "N(0, {std:g}²)", "xavier": "Xavier", "he": "He"}
+OPTIMIZER_LABELS = {"sgd": "plain SGD", "adam": "Adam", "adamw": "AdamW"}
+
+
+def activation_label(activation: str) -> str:
+    """`ReLU`, `sigmoid`, ..."""
+    return ACTIVATION_LABELS.get(activation, activation)
+
+
+def init_label(init: str, init_std: float = 0.01) -> str:
+    """`N(0, 0.01²)` (with the run's standard deviation), `Xavier`, `He`."""
+    return INIT_LABELS.get(init, init).format(std=init_std)
+
+
+def optimizer_label(optimizer: str) -> str:
+    """`plain SGD`, `Adam`, `AdamW`."""
+    return OPTIMIZER_LABELS.get(optimizer, optimizer)
 
 
 def arm_label(activation: str, init: str, init_std: float = 0.01) -> str:
-    """`sigmoid + N(0, 0.01²)`, `ReLU + He`, ... (unknown names are shown as given)."""
-    return f"{ACTIVATION_LABELS.get(activation, activation)} + {INIT_LABELS.get(init, init).format(std=init_std)}"
+    """`sigmoid + N(0, 0.01²)`, `ReLU + He`, ..."""
+    return f"{activation_label(activation)} + {init_label(init, init_std)}"
 
 
 def init_variance(init: str, fan_in: int, fan_out: int, std: float = 0.01) -> float:

@@ -1,7 +1,8 @@
 """Study 1 figures, drawn only from `OUT/arrays.npz` and the study's summary dict (never trains).
 
 `draw_figures(out_dir, summary)` writes into OUT/figures/: curves, the two top-activation grids, one
-scatter per (method, representation), an overview of all of them, and k-NN separability against depth.
+scatter per (method, representation), an overview per method (`overview_tsne`, `overview_pca`: every layer),
+and k-NN separability against depth. The maps are drawn at their print size (8.5 cm wide).
 """
 
 from __future__ import annotations
@@ -149,25 +150,22 @@ def plot_grid(
     return save_figure(fig, path)
 
 
+# Scatter figures are drawn at their print size: 8.5 cm wide, so two fit side by side on an A4 page, fonts
+# 7-9 pt as printed; saved at PRINT_DPI so the PNG stays sharp at that size.
+PRINT_WIDTH = 3.35  # inches
+PRINT_DPI = 220
+PRINT_STYLE = {"font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8, "figure.titlesize": 9}
+
+
 def _scatter(
-    ax, points: np.ndarray, labels: np.ndarray, n_classes: int, size: float = 6.0, fontsize: float = 11
-) -> list:
+    ax, points: np.ndarray, labels: np.ndarray, n_classes: int, size: float, fontsize: float
+) -> None:
+    """Points coloured by true class; each class named once, in its colour, at its 2-D mean (the legend)."""
     colors = _colors(n_classes)
-    handles = []
     for c in range(n_classes):
         mask = labels == c
         if mask.any():
-            handles.append(
-                ax.scatter(
-                    points[mask, 0],
-                    points[mask, 1],
-                    s=size,
-                    color=colors[c],
-                    alpha=0.75,
-                    linewidths=0,
-                    label=str(c),
-                )
-            )
+            ax.scatter(points[mask, 0], points[mask, 1], s=size, color=colors[c], alpha=0.7, linewidths=0)
     for c, (mx, my) in enumerate(class_means(points, labels, n_classes)):
         if np.isfinite(mx):
             ax.text(
@@ -178,59 +176,43 @@ def _scatter(
                 fontweight="bold",
                 ha="center",
                 va="center",
-                color="black",
-                path_effects=[pe.withStroke(linewidth=3, foreground="white")],
+                color=colors[c],
+                path_effects=[pe.withStroke(linewidth=2.5, foreground="white"), pe.Normal()],
             )
     ax.set_xticks([])
     ax.set_yticks([])
-    return handles
 
 
 def plot_scatter(
     points: np.ndarray, labels: np.ndarray, n_classes: int, title: str, path: Path, axis_name: str
 ) -> Path:
-    """One 2-D embedding coloured by true class, each class's label at its 2-D mean."""
-    fig, ax = plt.subplots(figsize=(6.2, 5.4))
-    handles = _scatter(ax, points, labels, n_classes, size=9)
-    axis = {"PCA": "principal component"}.get(axis_name, f"{axis_name} dimension")
-    ax.set(xlabel=f"{axis} 1 (arbitrary units)", ylabel=f"{axis} 2 (arbitrary units)", title=title)
-    ax.legend(
-        handles=handles,
-        title="true class",
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-        fontsize=8,
-        markerscale=2,
-        frameon=False,
-    )
-    fig.tight_layout()
-    return save_figure(fig, path)
+    """One 2-D embedding coloured by true class, each class's label at its 2-D mean, at print size."""
+    with plt.rc_context(PRINT_STYLE):
+        fig, ax = plt.subplots(figsize=(PRINT_WIDTH, PRINT_WIDTH * 0.95), layout="constrained")
+        _scatter(ax, points, labels, n_classes, size=4, fontsize=10)
+        axis = {"PCA": "principal component"}.get(axis_name, f"{axis_name} dimension")
+        ax.set(xlabel=f"{axis} 1", ylabel=f"{axis} 2", title=title)
+        return save_figure(fig, path, dpi=PRINT_DPI)
 
 
 def plot_overview(
-    arrays, names: list[str], layers: list[dict], labels: np.ndarray, n_classes: int, path: Path, k: int = 5
+    arrays, method: str, names: list[str], layers: list[dict], labels: np.ndarray, n_classes: int, path: Path
 ) -> Path:
-    """All embeddings: one row per method, one column per representation, k-NN accuracy in each title."""
-    fig, axes = plt.subplots(
-        len(METHODS), len(names), figsize=(2.6 * len(names) + 1.0, 2.7 * len(METHODS) + 0.6), squeeze=False
-    )
-    handles = []
-    for r, (method, label) in enumerate(METHODS.items()):
-        for c, (name, layer) in enumerate(zip(names, layers)):
-            handles = _scatter(axes[r, c], arrays[f"{method}_{name}"], labels, n_classes, size=3, fontsize=8)
-            acc = layer[f"knn_accuracy_2d_{method}"]
-            axes[r, c].set_title(f"{_pretty(name)}\n{label}, {k_nn_text(acc)}", fontsize=8)
-        axes[r, 0].set_ylabel(label, fontsize=11)
-    fig.legend(
-        handles=handles, title="true class", loc="center right", fontsize=8, markerscale=3, frameon=False
-    )
-    fig.suptitle(
-        f"Every layer in 2-D ({len(labels)} test images), coloured by true class; "
-        f"k-NN = cross-validated {k}-NN accuracy in the 2-D map",
-        fontsize=12,
-    )
-    fig.tight_layout(rect=(0, 0, 0.95, 0.97))
-    return save_figure(fig, path)
+    """Every representation's `method` map (tsne or pca), two per row in order of depth, at print size; each
+    panel's title gives its k-NN accuracy."""
+    cols = 2
+    rows = -(-len(names) // cols)
+    with plt.rc_context(PRINT_STYLE):
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(PRINT_WIDTH, 1.55 * rows + 0.3), squeeze=False, layout="constrained"
+        )
+        for ax, name, layer in zip(axes.flat, names, layers):
+            _scatter(ax, arrays[f"{method}_{name}"], labels, n_classes, size=1.5, fontsize=7.5)
+            ax.set_title(f"{_pretty(name)}\n{k_nn_text(layer[f'knn_accuracy_2d_{method}'])}", fontsize=7.5)
+        for ax in axes.flat[len(names) :]:
+            ax.axis("off")
+        fig.suptitle(f"{METHODS[method]} of every layer ({len(labels)} test images)")
+        return save_figure(fig, path, dpi=PRINT_DPI)
 
 
 def k_nn_text(acc) -> str:
@@ -282,56 +264,72 @@ def plot_separability(layers: list[dict], path: Path, k: int = 5) -> Path:
     return save_figure(fig, path)
 
 
-def draw_figures(out_dir: str | Path, summary: dict) -> list[Path]:
-    """Every Study 1 figure from OUT/arrays.npz and `summary`; returns the paths written."""
-    out = Path(out_dir)
-    fig_dir = out / "figures"
-    with np.load(out / "arrays.npz") as f:
-        arrays = {k: f[k] for k in f.files}
+def grid_row_title(name: str, row: dict, shown_labels: np.ndarray) -> str:
+    """The label left of a grid row: the unit, how many images it won, what the images *shown* are (read off
+    the same labels the cells show: `7 of 10 are 2s`) and, when that differs, the most common class among
+    all it won (`row` is one `row_purity` entry)."""
+    lines = [name, f"{row['count']} won"]
+    shown = np.asarray(shown_labels)
+    if len(shown):
+        values, freq = np.unique(shown, return_counts=True)
+        top = int(values[freq.argmax()])
+        lines.append(f"shown: {freq.max()} of {len(shown)} are {top}s")
+        if row.get("majority_class") is not None and (
+            row["majority_class"] != top or row["count"] > len(shown)
+        ):
+            lines.append(f"all {row['count']}: {100 * row['purity']:.0f} % are {row['majority_class']}s")
+    return "\n".join(lines)
+
+
+def _grid_figures(arrays: dict, summary: dict, fig_dir: Path) -> list[Path]:
     labels, images = arrays["labels"], arrays["images"]
+    pen = summary["penultimate_grid"]
+    paths = []
+    for key, names, scores, title, score_name in (
+        (
+            "output_grid",
+            [f"unit {k}" for k in range(arrays["output_grid"].shape[0])],
+            arrays["probs"],
+            f"Output layer: each of {len(labels)} test images goes to its most probable unit; top "
+            f"{arrays['output_grid'].shape[1]} per unit (p = softmax probability, y = true class)",
+            "p",
+        ),
+        (
+            "penultimate_grid",
+            [f"unit #{u}" for u in pen["units"]],
+            arrays["penultimate"],
+            f"Penultimate layer, {len(pen['units'])} random units as if they were the output "
+            f"(a = ReLU activation, y = true class; {pen['unassigned']} images "
+            f"with all of them silent go nowhere)",
+            "a",
+        ),
+    ):
+        grid = arrays[key]
+        titles = [
+            grid_row_title(name, row, labels[cells[cells >= 0]])
+            for name, row, cells in zip(names, summary[key]["rows"], grid)
+        ]
+        paths.append(
+            plot_grid(
+                images,
+                grid,
+                scores,
+                labels,
+                titles,
+                title,
+                score_name,
+                fig_dir / f"{key}.png",
+                unit_is_class=key == "output_grid",
+            )
+        )
+    return paths
+
+
+def _map_figures(arrays: dict, summary: dict, fig_dir: Path) -> list[Path]:
+    labels = arrays["labels"]
     names = [str(n) for n in arrays["layer_names"]]
     n_classes = arrays["probs"].shape[1]
-    paths = [plot_curves(summary["curves"], fig_dir / "curves.png")]
-
-    n_probe = len(labels)
-    out_rows = [f"unit {k}\n{c} won" for k, c in enumerate(summary["output_grid"]["counts"])]
-    paths.append(
-        plot_grid(
-            images,
-            arrays["output_grid"],
-            arrays["probs"],
-            labels,
-            out_rows,
-            f"Output layer: each of {n_probe} test images goes to its most probable unit; "
-            f"top {arrays['output_grid'].shape[1]} per unit (p = softmax probability, y = true class)",
-            "p",
-            fig_dir / "output_grid.png",
-            unit_is_class=True,
-        )
-    )
-    pen = summary["penultimate_grid"]
-    pen_rows = []
-    for unit, row in zip(pen["units"], pen["rows"]):
-        purity = (
-            ""
-            if row["purity"] is None
-            else f"\nmost: class {row['majority_class']}\n({100 * row['purity']:.0f} % of them)"
-        )
-        pen_rows.append(f"unit #{unit}\n{row['count']} won{purity}")
-    paths.append(
-        plot_grid(
-            images,
-            arrays["penultimate_grid"],
-            arrays["penultimate"],
-            labels,
-            pen_rows,
-            f"Penultimate layer, {len(pen['units'])} random units as if they were the output "
-            f"(a = ReLU activation, y = true class; {pen['unassigned']} images with all "
-            f"{len(pen['units'])} silent go nowhere)",
-            "a",
-            fig_dir / "penultimate_grid.png",
-        )
-    )
+    paths = []
     for method, label in METHODS.items():
         for name, layer in zip(names, summary["layers"]):
             acc = layer[f"knn_accuracy_2d_{method}"]
@@ -340,16 +338,34 @@ def draw_figures(out_dir: str | Path, summary: dict) -> list[Path]:
                     arrays[f"{method}_{name}"],
                     labels,
                     n_classes,
-                    f"{label} of {_pretty(name)} ({n_probe} test images)\n"
-                    f"{k_nn_text(acc)} (cross-validated, in 2-D)",
+                    f"{label} of {_pretty(name)}\n{len(labels)} test images, {k_nn_text(acc)}",
                     fig_dir / f"{method}_{name}.png",
                     label,
                 )
             )
-    paths.append(
-        plot_overview(
-            arrays, names, summary["layers"], labels, n_classes, fig_dir / "overview.png", summary["knn"]["k"]
+    for method in METHODS:
+        paths.append(
+            plot_overview(
+                arrays,
+                method,
+                names,
+                summary["layers"],
+                labels,
+                n_classes,
+                fig_dir / f"overview_{method}.png",
+            )
         )
-    )
+    return paths
+
+
+def draw_figures(out_dir: str | Path, summary: dict) -> list[Path]:
+    """Every Study 1 figure from OUT/arrays.npz and `summary`; returns the paths written."""
+    out = Path(out_dir)
+    fig_dir = out / "figures"
+    with np.load(out / "arrays.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    paths = [plot_curves(summary["curves"], fig_dir / "curves.png")]
+    paths += _grid_figures(arrays, summary, fig_dir)
+    paths += _map_figures(arrays, summary, fig_dir)
     paths.append(plot_separability(summary["layers"], fig_dir / "separability.png", summary["knn"]["k"]))
     return paths
