@@ -4,12 +4,13 @@ test."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import TINY, tiny_presets
+from conftest import TINY, run_cli, tiny_presets
 from torch import nn
 
 from denselab.bench import format_table, run_bench, step_gemms, time_to_accuracy
@@ -46,13 +47,25 @@ def one_thread():
 def test_quick_bench_succeeds_and_writes_every_key(tmp_path, data_dir, tiny_run, one_thread, capsys) -> None:
     # `--preset quick` on the tests' tiny presets; the denoiser timed is the one tiny_run trained
     with tiny_presets():
-        result = run_bench(
+        status = run_cli(
+            "bench",
+            "--preset",
+            "quick",
+            "--out",
             tmp_path / "b",
-            Runtime("cpu", str(data_dir), quiet=True),
-            preset="quick",
-            denoise_model=tiny_run / "denoise" / "model.pt",
+            "--data-dir",
+            data_dir,
+            "--device",
+            "cpu",
+            "--quiet",
+            "--denoise-model",
+            tiny_run / "denoise" / "model.pt",
         )
+    assert status == 0
+    table = capsys.readouterr().out
+    assert "bench results in" in table
     text = (tmp_path / "b" / "bench.json").read_text()
+    result = json.loads(text)
     assert "NaN" not in text and "Infinity" not in text  # non-finite numbers are written as null
     for key in KEYS:
         assert key in result, key
@@ -86,7 +99,6 @@ def test_quick_bench_succeeds_and_writes_every_key(tmp_path, data_dir, tiny_run,
     machine = result["machine"]
     assert machine["torch_version"] == torch.__version__ and machine["torch_threads"] == 1
     assert machine["device"] == "cpu"
-    table = capsys.readouterr().out
     assert "training / peak" in table and "MNIST epochs to 98.5 %" in table
     assert table.count("its batched products alone / peak") == 2
 

@@ -19,6 +19,9 @@ from denselab.config import Runtime, field_docs
 from denselab.data import audio
 from denselab.models import mlp
 from denselab.studies import denoise, dropout, mnist, optim
+from denselab.studies.mnist import introspect as mnist_introspect
+from denselab.studies.mnist import settings as mnist_settings
+from denselab.studies.mnist import train as mnist_train
 from denselab.training import batched, loop
 
 
@@ -80,7 +83,7 @@ REGISTRY: dict[str, Study] = {
             "mnist",
             mnist,
             "Study 1: train a 5x1024 MNIST classifier, top-activation grids, t-SNE/PCA of every layer",
-            recorded=(mnist, mlp, loop),
+            recorded=(mnist, mnist_settings, mnist_train, mnist_introspect, mlp, loop),
         ),
         Study(
             "denoise",

@@ -15,10 +15,15 @@ from denselab.cli.options import (
     add_executor_options,
     add_shared_options,
     parse_int,
+    preset_help,
 )
 from denselab.errors import DenselabError, RunsFailed
 from denselab.registry import REGISTRY, Study
 
+BENCH_PRESETS = {
+    "full": "5 timed windows per study on the full presets' nets and data, and MNIST's full run to 98.5 %",
+    "quick": "a minutes-long smoke run of the same measurements on the studies' quick presets",
+}
 DENOISE_HELP = "Study 2: speech denoising with a fully connected net on STFT magnitudes"
 EVAL_DESCRIPTION = (
     "With --noisy X --clean S: denoise X and print one JSON object "
@@ -148,6 +153,12 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     be.add_argument("--suite", action="store_true", help="also time each study's full preset (long)")
     be.add_argument(
         "--seed", type=parse_int, default=0, metavar="N", help="seed for the timed runs [default: 0]"
+    )
+    be.add_argument("--preset", choices=("quick", "full"), default="full", help=preset_help(BENCH_PRESETS))
+    be.add_argument(
+        "--denoise-model",
+        metavar="PT",
+        help="time `denoise apply` with this model.pt [default: train a full-size one for 1 epoch]",
     )
     add_shared_options(be, "bench", device_help="where to measure", runs=False)
     be.set_defaults(handler=commands.cmd_bench, command_name="bench")

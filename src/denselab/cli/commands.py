@@ -85,7 +85,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out = args.out or default_out("bench")
     runtime = runtime_of(args)
     with out_lock(out, "bench"):
-        run_bench(out, runtime, suite=args.suite, seed=args.seed)
+        run_bench(
+            out,
+            runtime,
+            suite=args.suite,
+            seed=args.seed,
+            preset=args.preset,
+            denoise_model=args.denoise_model,
+        )
     print(f"denselab: bench results in {Path(out) / 'bench.json'}")
     return 0
 

@@ -116,7 +116,8 @@ def preset_help(preset_help: Mapping[str, str] | None) -> str:
         "full": "the assignment's settings",
         "quick": "a minutes-long smoke run of the same code (its numbers are not the assignment's)",
     }
-    return "; ".join(f"{p} = {lines[p]}" for p in ("full", "quick") if p in lines) + " [default: full]"
+    text = "; ".join(f"{p} = {lines[p]}" for p in ("full", "quick") if p in lines) + " [default: full]"
+    return text.replace("%", "%%")
 
 
 def add_run_options(g: Any, preset_lines: Mapping[str, str] | None) -> None:
