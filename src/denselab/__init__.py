@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "Denoiser":
-        from denselab.studies.denoise import Denoiser
+        from denselab.studies.denoise.model import Denoiser
 
         return Denoiser
     if name == "DenselabError":

@@ -192,8 +192,9 @@ def check_model_header(
             f"{path} was written by {by} as {kind} model version {found_version}; this denselab "
             f"{__version__} reads version {version}: upgrade denselab or {retrain}"
         )
+    reads = f"version {version}" if oldest == version else f"versions {oldest}..{version}"
     if found_version < oldest:
         raise DenselabError(
             f"{path} is {kind} model version {found_version}; this denselab {__version__} "
-            f"reads versions {oldest}..{version}: {retrain}"
+            f"reads {reads}: {retrain}"
         )

@@ -16,9 +16,15 @@ from types import ModuleType
 from typing import Any
 
 from denselab.config import Runtime, field_docs
-from denselab.data import audio
+from denselab.data import audio, speech_metrics
 from denselab.models import mlp
 from denselab.studies import denoise, dropout, mnist, optim
+from denselab.studies.denoise import augment as denoise_augment
+from denselab.studies.denoise import data as denoise_data
+from denselab.studies.denoise import evaluate as denoise_evaluate
+from denselab.studies.denoise import model as denoise_model
+from denselab.studies.denoise import outputs as denoise_outputs
+from denselab.studies.denoise import train as denoise_train
 from denselab.studies.mnist import introspect as mnist_introspect
 from denselab.studies.mnist import settings as mnist_settings
 from denselab.studies.mnist import train as mnist_train
@@ -91,7 +97,18 @@ REGISTRY: dict[str, Study] = {
             denoise,
             "Study 2: train a denoiser on a clean/noisy pair (validation and a held-out part cut from it), "
             "denoise the test files, score it on voices it never heard",
-            recorded=(denoise, audio, mlp),
+            recorded=(
+                denoise,
+                denoise_data,
+                denoise_augment,
+                denoise_model,
+                denoise_train,
+                denoise_evaluate,
+                denoise_outputs,
+                audio,
+                speech_metrics,
+                mlp,
+            ),
         ),
         Study(
             "optim",

@@ -15,7 +15,7 @@ load_arm_data = arms.load_data
 
 def apply_files(model: str, inputs: list[str], out_dir: str, device: str) -> list[Path]:
     """`denselab denoise apply` on `inputs` into `out_dir` (quietly): what the denoiser's speed times."""
-    from denselab.studies.denoise_model import apply_files as apply
+    from denselab.studies.denoise.commands import apply_files as apply
 
     return apply(model, inputs, out_dir=out_dir, device=device, quiet=True)
 

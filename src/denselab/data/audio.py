@@ -70,7 +70,7 @@ def spectrum(
 
 
 def inverse_spectrum(spec: torch.Tensor, length: int, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
-    """Inverse of `spectrum` (`librosa.istft` with the same parameters): `length` samples from (frames, bins)."""
+    """Inverse of `spectrum` (`librosa.istft` with its parameters): `length` samples from (frames, bins)."""
     window = torch.hann_window(n_fft, periodic=True, device=spec.device)
     return torch.istft(spec.T, n_fft, hop, window=window, center=True, length=length)
 
@@ -90,14 +90,15 @@ WORLD_FRAME_MS = 5.0  # the vocoder's analysis/synthesis frame period (its defau
 def voice_copies(s: np.ndarray, sr: int, voices: tuple[tuple[float, float], ...]) -> list[torch.Tensor]:
     """STFT frames (frames, 513) of `s` re-synthesised as other voices by the WORLD vocoder (`pyworld`), one
     tensor per (pitch, formant) in `voices`: f0 × pitch, the spectral envelope and aperiodicity stretched in
-    frequency by `formant` (vocal-tract length: > 1 moves the formants up), the duration kept, the power that of
-    `s`. `s` is analysed once (f0 by DIO + StoneMask, envelope by CheapTrick, aperiodicity by D4C); the copies
-    are synthesised two at a time (the vocoder releases the GIL). Deterministic: WORLD seeds its noise source."""
+    frequency by `formant` (vocal-tract length: > 1 moves the formants up), the duration kept, the power that
+    of `s`. `s` is analysed once (f0 by DIO + StoneMask, envelope by CheapTrick, aperiodicity by D4C); the
+    copies are synthesised two at a time (the vocoder releases the GIL). Deterministic: WORLD seeds its noise
+    source."""
     if not voices:
         return []
     from concurrent.futures import ThreadPoolExecutor
 
-    import pyworld  # imported here: only the denoiser's training needs it, and it costs a fraction of a second
+    import pyworld  # imported here: only the denoiser's training needs it, and importing it takes time
 
     x = np.ascontiguousarray(s, dtype=np.float64)
     f0, times = pyworld.dio(x, sr, frame_period=WORLD_FRAME_MS)

@@ -1,6 +1,6 @@
 """The speech denoiser itself: features, the two network variants, chunked level-invariant inference and the
-`model.pt` file. Training lives in `denoise.py`; this module is everything `denoise apply` and `denoise eval` need
-(`apply_files`, `evaluate_files`) and imports no training code.
+`model.pt` file. No training code here: this is what `denoise apply`, `denoise eval` and the Python API
+(`Denoiser.load(path).apply(samples, sample_rate)`) need.
 
 Shapes: a magnitude spectrogram is (frames, 513) here (one example per row), the transpose of librosa's
 (513, frames). Levels: every signal is scaled to `ref_rms` before the STFT and scaled back afterwards, so the
@@ -10,27 +10,24 @@ same recording at any level denoises to the same result up to that gain.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from denselab import __version__
-from denselab.data.audio import HOP, N_FFT, inverse_spectrum, load_wav, resample, spectrum
-from denselab.data.speech_metrics import quality
+from denselab.data.audio import HOP, N_FFT, inverse_spectrum, resample, spectrum
 from denselab.errors import DenselabError
-from denselab.io import check_model_header, model_header, save_torch, save_wav
+from denselab.io import check_model_header, model_header, save_torch
 from denselab.models.mlp import build_mlp
 
 MODEL_KIND = "denoiser"  # model.pt header: {"format": "denselab-denoiser", "version": MODEL_VERSION}
-# bump when model.pt's layout or meaning changes; newer versions are refused with a clear error. 2: `mask_power`
-# (an older denselab would denoise a version-2 mask model with power 1: a different output, so it must refuse it).
-# 3: `grids` (cycle spinning when denoising; an older denselab would denoise on one grid)
-MODEL_VERSION = 3
+# The one model.pt layout this code reads; bump it when the layout or meaning changes (older and newer files
+# are refused with a one-line error). 4: `training_pair` (where the held-out and validation parts lie, for
+# `denoise eval`'s unseen noise), no `dropout`.
+MODEL_VERSION = 4
 REF_RMS = 0.1  # every signal is scaled to this RMS before features (and back after)
 EPS = 1e-4  # added to |X| before the log (at REF_RMS level, typical |X| is ~1)
 CHUNK_FRAMES = 4096  # STFT frames per chunk in `denoise_signal` (~2 M samples: ~2 min at 16 kHz)
@@ -40,27 +37,50 @@ OUTPUT_ACTIVATION = {"mask": "sigmoid", "magnitude": "softplus"}  # nonnegative 
 
 @dataclass
 class Denoiser:
-    """A trained (or training) denoiser: the net plus everything needed to turn audio into its input."""
+    """A trained (or training) denoiser: the net plus everything needed to turn audio into its input.
+
+    For users: `Denoiser.load("model.pt")` reads a model written by `denselab denoise train`, and
+    `.apply(samples, sample_rate)` denoises a recording (what `denselab denoise apply` does to a file)."""
 
     net: nn.Sequential
     variant: str  # "mask": |S| = sigmoid(net) * |X|; "magnitude": |S| = softplus(net) * mag_scale
     widths: tuple[int, ...]
     feat_mean: torch.Tensor  # (513,) mean of log(|X| + EPS) over the training frames, at REF_RMS level
     feat_std: torch.Tensor  # (513,)
-    mag_scale: (
-        float  # unit of the magnitude variant's output (mean |S| of the training part at REF_RMS level)
-    )
+    mag_scale: float  # unit of the magnitude variant's output: mean |S| of the training part at REF_RMS level
     sample_rate: int
     n_fft: int = N_FFT
     hop: int = HOP
     ref_rms: float = REF_RMS
     eps: float = EPS
     features: str = "log"  # "log": standardised log(|X| + eps); "linear": |X| / mag_scale
-    dropout: tuple[float, ...] = ()  # per weight layer (training only; kept so the saved layout reloads)
-    mask_power: float = (
-        1.0  # mask variant: |Ŝ| = sigmoid(net)^mask_power · |X| when denoising (training: power 1)
-    )
+    mask_power: float = 1.0  # mask variant: |Ŝ| = sigmoid(net)^mask_power · |X| when denoising (training: 1)
     grids: int = 1  # `denoise_signal` averages its outputs on this many STFT frame grids (cycle spinning)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> Denoiser:
+        """The denoiser saved in a model.pt by `denselab denoise train`; a one-line DenselabError for a
+        missing, damaged, older or foreign file."""
+        return load_denoiser(path, device)
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Denoise a recording: `samples` mono (n,) or (n, channels) (down-mixed by averaging, like
+        `denoise apply`), any sample rate (resampled to the model's and back); returns (n,) float32 at
+        `sample_rate`."""
+        y = np.asarray(samples)
+        if y.ndim == 2:
+            y = y.mean(axis=1)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+            raise DenselabError(
+                f"Denoiser.apply takes real samples of shape (n,) or (n, channels), got {y.dtype} {y.shape}"
+            )
+        if not np.all(np.isfinite(y)):
+            raise DenselabError("Denoiser.apply: the samples hold NaN or infinite values")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+            raise DenselabError(f"Denoiser.apply: sample_rate must be a positive int, got {sample_rate!r}")
+        if len(y) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return denoise_any_rate(self, y.astype(np.float32), int(sample_rate))
 
     @property
     def device(self) -> torch.device:
@@ -82,21 +102,16 @@ def new_denoiser(
     sample_rate: int,
     bin_means: np.ndarray | None = None,
     features: str = "log",
-    dropout: float = 0.0,
     mask_power: float = 1.0,
     grids: int = 1,
 ) -> Denoiser:
     """An untrained denoiser. `bin_means` (513,) = mean target |S| per bin: the magnitude variant starts
-    from softplus(bias) = that mean, so it begins at a sensible output instead of near zero (collapse guard)."""
+    from softplus(bias) = that mean, so it begins at a sensible output, not near zero (collapse guard)."""
     if variant not in VARIANTS:
         raise DenselabError(f"unknown model type {variant!r} (choose from {', '.join(VARIANTS)})")
     n_bins = len(feat_mean)
     widths = (n_bins, *map(int, hidden), n_bins)
-    # dropout (training only) on every hidden representation, never on the input features
-    rates = [0.0] + [dropout] * (len(widths) - 2)
-    net = build_mlp(
-        widths, activation="relu", init="he", dropout=rates, output_activation=OUTPUT_ACTIVATION[variant]
-    )
+    net = build_mlp(widths, activation="relu", init="he", output_activation=OUTPUT_ACTIVATION[variant])
     last = net[-1][-2]  # the Linear before the output activation
     if variant == "magnitude" and bin_means is not None:
         target = torch.as_tensor(np.maximum(bin_means / mag_scale, 1e-3), dtype=torch.float32)
@@ -112,7 +127,6 @@ def new_denoiser(
         float(mag_scale),
         int(sample_rate),
         features=features,
-        dropout=tuple(rates),
         mask_power=float(mask_power),
         grids=int(grids),
     )
@@ -128,7 +142,7 @@ def net_input(mag: torch.Tensor, den: Denoiser) -> torch.Tensor:
 
 def estimate_magnitude(den: Denoiser, mag: torch.Tensor, training: bool = False) -> torch.Tensor:
     """|Ŝ| (N, 513) from noisy |X| (N, 513), both at REF_RMS level. The mask variant raises its mask to
-    `den.mask_power` when denoising; `training=True` gives the mask as trained (power 1), which the loss uses."""
+    `den.mask_power` when denoising; `training=True` gives the mask as trained (power 1; the loss uses it)."""
     out = den.net(net_input(mag, den))
     if den.variant == "magnitude":
         return out * den.mag_scale
@@ -144,8 +158,8 @@ def with_noisy_phase(spec: torch.Tensor, est_mag: torch.Tensor) -> torch.Tensor:
 
 
 def grid_offsets(hop: int, grids: int) -> list[int]:
-    """Where each of `grids` STFT frame grids starts, in samples: 0, hop/grids, 2·hop/grids, ... (training takes
-    its frames on these grids, `frame_shifts`; denoising averages over them, `denoise_grids`)."""
+    """Where each of `grids` STFT frame grids starts, in samples: 0, hop/grids, 2·hop/grids, ... (training
+    takes its frames on these grids, `frame_shifts`; denoising averages over them, `denoise_grids`)."""
     return [k * hop // grids for k in range(max(1, grids))]
 
 
@@ -162,9 +176,9 @@ def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAME
     With `den.grids` = K > 1 (cycle spinning), `y` is denoised on K STFT frame grids — delayed by k·hop/K
     samples, denoised, advanced back — and the K outputs are averaged: each grid's errors (noise let through,
     speech removed) differ, so they partly cancel. Long signals go through in chunks of `chunk_frames` STFT
-    frames. Each chunk's STFT is taken over the chunk plus `n_fft` real samples of context on either side (zeros
-    at the file's ends, as librosa's centred STFT pads), so every frame that touches a kept sample sees real
-    data and the result equals one whole-file STFT."""
+    frames. Each chunk's STFT is taken over the chunk plus `n_fft` real samples of context on either side
+    (zeros at the file's ends, as librosa's centred STFT pads), so every frame that touches a kept sample sees
+    real data and the result equals one whole-file STFT."""
     den.net.eval()
     gain = signal_gain(y, den.ref_rms)  # of `y` itself, so every grid sees the same level
     if gain == 0.0:
@@ -180,7 +194,7 @@ def denoise_signal(den: Denoiser, y: np.ndarray, chunk_frames: int = CHUNK_FRAME
 
 @torch.no_grad()
 def _denoise_one_grid(den: Denoiser, y: np.ndarray, gain: float, chunk_frames: int) -> np.ndarray:
-    """`gain` · y denoised on the STFT's own frame grid (frames start at sample 0, every hop), not rescaled."""
+    """`gain` · y denoised on the STFT's own frame grid (frames at sample 0, every hop), not rescaled."""
     n = len(y)
     pad = den.n_fft  # a multiple of hop: chunk frames stay on the whole-file frame grid
     chunk = max(1, chunk_frames) * den.hop
@@ -213,8 +227,12 @@ def fit_length(y: np.ndarray, n: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- model.pt
 
 
-def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = None) -> Path:
-    """Write model.pt (atomic): weights plus everything `load_denoiser` needs to rebuild the pipeline."""
+def save_denoiser(
+    path: str | os.PathLike, den: Denoiser, training_pair: dict, extra: dict | None = None
+) -> Path:
+    """Write model.pt (atomic): weights, everything `load_denoiser` needs to rebuild the pipeline, and
+    `training_pair` ({"clean", "noisy": paths, "samples", "heldout_end", "validation_start": sample
+    indices}): where the parts of the training recording lie that the model never trained on."""
     return save_torch(
         path,
         {
@@ -234,16 +252,17 @@ def save_denoiser(path: str | os.PathLike, den: Denoiser, extra: dict | None = N
             "ref_rms": den.ref_rms,
             "eps": den.eps,
             "features": den.features,
-            "dropout": list(den.dropout),
             "mask_power": den.mask_power,
             "grids": den.grids,
+            "training_pair": dict(training_pair),
             **(extra or {}),
         },
     )
 
 
-def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
-    """Read a model.pt written by `save_denoiser`; anything else is a one-line DenselabError."""
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The dict in a model.pt of the current version; a one-line DenselabError for anything else (an older
+    version names the one this denselab reads and says to retrain)."""
     path = Path(path)
     if not path.is_file():
         raise DenselabError(f"model file not found: {path}")
@@ -253,16 +272,19 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
         raise DenselabError(
             f"{path} is not a denselab model file (train one with `denselab denoise train`)"
         ) from None
-    # also reads the older header {"kind": "denselab-denoiser", "format": 1} (same layout as version 1); version 1
-    # files have no `mask_power` and denoise with power 1, versions 1-2 no `grids` and denoise on one grid
-    check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, oldest=1, command="denoise train")
+    check_model_header(ckpt, MODEL_KIND, MODEL_VERSION, path, command="denoise train")
+    return ckpt
+
+
+def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
+    """Read a model.pt written by `save_denoiser`; anything else is a one-line DenselabError."""
+    ckpt = read_checkpoint(path)
     try:
         den = Denoiser(
             build_mlp(
                 ckpt["widths"],
                 activation=ckpt["activation"],
                 init="he",
-                dropout=ckpt.get("dropout") or 0.0,
                 output_activation=ckpt["output_activation"],
             ),
             ckpt["variant"],
@@ -275,10 +297,9 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
             int(ckpt["hop"]),
             float(ckpt["ref_rms"]),
             float(ckpt["eps"]),
-            str(ckpt.get("features", "log")),
-            tuple(ckpt.get("dropout") or ()),
-            float(ckpt.get("mask_power", 1.0)),
-            int(ckpt.get("grids", 1)),
+            str(ckpt["features"]),
+            float(ckpt["mask_power"]),
+            int(ckpt["grids"]),
         )
         den.net.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
@@ -286,86 +307,3 @@ def load_denoiser(path: str | os.PathLike, device: str = "cpu") -> Denoiser:
             f"{path} is a damaged denselab model file ({type(e).__name__}); retrain it"
         ) from None
     return den.to(device)
-
-
-def load_pair(
-    clean_path: str | os.PathLike, noisy_path: str | os.PathLike
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(clean, noisy, sample rate, samples dropped) of a clean/noisy recording pair.
-
-    Different sample rates, or lengths that differ by more than one hop, are errors; a smaller length
-    difference is trimmed off the longer file, with a warning on stderr."""
-    clean, sr_c = load_wav(clean_path)
-    noisy, sr_n = load_wav(noisy_path)
-    if sr_c != sr_n:
-        raise DenselabError(
-            f"{clean_path} is {sr_c} Hz but {noisy_path} is {sr_n} Hz; "
-            f"a clean/noisy pair must share one sample rate"
-        )
-    diff = abs(len(clean) - len(noisy))
-    if diff > HOP:
-        raise DenselabError(
-            f"{clean_path} has {len(clean)} samples but {noisy_path} has {len(noisy)}: a clean/noisy "
-            f"pair may differ by at most one hop ({HOP} samples)"
-        )
-    if diff:
-        n = min(len(clean), len(noisy))
-        print(
-            f"denselab: warning: {clean_path} and {noisy_path} differ by {diff} samples; "
-            f"both truncated to {n}",
-            file=sys.stderr,
-        )
-        clean, noisy = clean[:n], noisy[:n]
-    return clean, noisy, sr_c, diff
-
-
-# ------------------------------------------------------------------------------------ apply and eval
-
-
-def apply_files(
-    model_path: str,
-    inputs: list[str],
-    output: str | None = None,
-    out_dir: str | None = None,
-    device: str = "cpu",
-    quiet: bool = False,
-) -> list[str]:
-    """Denoise each input WAV with a trained model.pt; returns the paths written (16-bit WAVs at the
-    input's sample rate and length). `output` names the file for one input; else `out_dir/<stem>_denoised.wav`."""
-    den = load_denoiser(model_path, device)
-    if output is not None and len(inputs) != 1:
-        raise DenselabError("-o OUT.wav takes one input file; use --out-dir DIR for several")
-    loaded = [load_wav(p) for p in inputs]  # check every input before writing anything
-    written = []
-    for path, (y, sr) in tqdm(
-        list(zip(inputs, loaded)), desc="denoise", unit="file", disable=quiet or len(inputs) < 2, leave=False
-    ):
-        target = (
-            Path(output) if output is not None else Path(out_dir or ".") / f"{Path(path).stem}_denoised.wav"
-        )
-        if target.exists() and target.is_dir():
-            raise DenselabError(f"output {target} is a folder")
-        save_wav(target, denoise_any_rate(den, y, sr), sr)
-        written.append(str(target))
-    return written
-
-
-def evaluate_files(
-    model_path: str, noisy_path: str, clean_path: str, device: str = "cpu"
-) -> dict[str, float | None]:
-    """SNR, SI-SDR, STOI and wideband PESQ (None without the package or at other rates than 16 kHz) of the
-    model's denoising of `noisy_path` against `clean_path`, with the noisy input's own values beside them."""
-    den = load_denoiser(model_path, device)
-    clean, noisy, sr, _ = load_pair(clean_path, noisy_path)
-    q_in, q_out = quality(clean, noisy, sr), quality(clean, denoise_any_rate(den, noisy, sr), sr)
-    return {
-        "snr_db": q_out["snr_db"],
-        "input_snr_db": q_in["snr_db"],
-        "gain_db": q_out["snr_db"] - q_in["snr_db"],
-        "si_sdr_db": q_out["si_sdr_db"],
-        "input_si_sdr_db": q_in["si_sdr_db"],
-        "stoi": q_out["stoi"],
-        "input_stoi": q_in["stoi"],
-        "pesq": q_out["pesq"],
-        "input_pesq": q_in["pesq"],
-    }
