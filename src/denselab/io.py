@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from denselab import __version__
 from denselab.errors import DenselabError
+from denselab.version import __version__
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from denselab import __version__
 from denselab.config import Runtime
+from denselab.version import __version__
 
 SNAPSHOT = "sources.json"  # in each study's folder: {"format": 1, "functions": {dotted name: source}}
 

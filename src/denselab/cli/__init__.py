@@ -7,7 +7,6 @@ import argparse
 import signal
 import sys
 
-from denselab import __version__
 from denselab.cli import commands
 from denselab.cli.options import (
     Parser,
@@ -19,6 +18,7 @@ from denselab.cli.options import (
 )
 from denselab.errors import DenselabError, RunsFailed
 from denselab.registry import REGISTRY, Study
+from denselab.version import __version__
 
 BENCH_PRESETS = {
     "full": "5 timed windows per study on the full presets' nets and data, and MNIST's full run to 98.5 %",

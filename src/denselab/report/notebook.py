@@ -14,11 +14,11 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_notebook
 
-from denselab import __version__
 from denselab.registry import REGISTRY as STUDIES
 from denselab.report import denoise, dropout, mnist, optim
 from denselab.report.cells import Study, code, find_study, md
 from denselab.report.fmt import db, pct
+from denselab.version import __version__
 
 SECTIONS = {"mnist": mnist, "denoise": denoise, "optim": optim, "dropout": dropout}
 

@@ -83,9 +83,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 600) -> nbforma
 def kernel_path() -> str:
     """PYTHONPATH for the kernel: the folder holding this denselab package, then the caller's PYTHONPATH (made
     absolute: the kernel runs in the results folder)."""
-    import denselab
-
-    here = str(Path(denselab.__file__).resolve().parents[1])
+    here = str(Path(__file__).resolve().parents[2])  # src/ (or site-packages), which holds denselab/
     rest = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(dict.fromkeys([here, *rest]))
 

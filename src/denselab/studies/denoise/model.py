@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from denselab import __version__
 from denselab.data.audio import HOP, N_FFT, inverse_spectrum, resample, spectrum
 from denselab.errors import DenselabError
 from denselab.io import check_model_header, model_header, save_torch
 from denselab.models.mlp import build_mlp
+from denselab.version import __version__
 
 MODEL_KIND = "denoiser"  # model.pt header: {"format": "denselab-denoiser", "version": MODEL_VERSION}
 # The one model.pt layout this code reads; bump it when the layout or meaning changes (older and newer files

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from denselab import __version__
 from denselab.data.mnist import NUM_CLASSES, Mnist, load_mnist, normalize, pixel_stats
 from denselab.errors import DenselabError
 from denselab.io import check_model_header, model_header, save_torch
 from denselab.models.mlp import build_mlp
 from denselab.studies.mnist.settings import Config
 from denselab.training import History, fit, make_optimizer, one_cycle, seed_everything
+from denselab.version import __version__
 
 MODEL_KIND = "mnist"
 MODEL_VERSION = 1  # bump when model.pt's layout changes
