@@ -23,7 +23,7 @@ import torch
 
 from denselab.cli import main
 from denselab.data.mnist import write_idx
-from denselab.studies.denoise_model import MODEL_VERSION, new_denoiser, save_denoiser
+from denselab.studies.denoise.model import MODEL_VERSION, new_denoiser, save_denoiser
 
 SR = 16_000
 
@@ -58,8 +58,9 @@ def speech(n: int) -> np.ndarray:
 def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
     """(area, what is wrong, argv) for every bad input."""
     torch.manual_seed(0)
+    pair = {"clean": None, "noisy": None, "samples": 0, "heldout_end": 0, "validation_start": 0}
     model = save_denoiser(
-        tmp / "model.pt", new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR)
+        tmp / "model.pt", new_denoiser("mask", (32, 32), np.zeros(513), np.ones(513), 1.0, SR), pair
     )
     good = tmp / "in.wav"
     sf.write(good, speech(20_000), SR)
@@ -75,6 +76,7 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
     torch.save({"weights": torch.zeros(3)}, tmp / "other.pt")
     ckpt = torch.load(model, weights_only=True)
     torch.save({**ckpt, "version": MODEL_VERSION + 1, "denselab_version": "9.9.9"}, tmp / "future.pt")
+    torch.save({**ckpt, "version": MODEL_VERSION - 1}, tmp / "older.pt")
     torch.save({"format": "denselab-mnist", "version": 1}, tmp / "mnist.pt")
     sf.write(tmp / "clean.wav", speech(20_000), SR)
     sf.write(tmp / "rate.wav", speech(20_000), 22_050)
@@ -109,7 +111,7 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
         ("audio", "WAV with no samples", apply + [str(tmp / "empty.wav")] + out_wav),
         ("audio", "WAV holding NaN/Inf samples", apply + [str(tmp / "nan.wav")] + out_wav),
         ("audio", "`apply` with several inputs and `-o`", apply + [str(good), str(good)] + out_wav),
-        ("audio", "`apply` with neither `-o` nor `--out-dir`", apply + [str(good)]),
+        ("audio", "`apply` with neither `-o` nor `--out`", apply + [str(good)]),
         (
             "model",
             "model file does not exist",
@@ -134,6 +136,11 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
             "model",
             "denoiser from an incompatible denselab version",
             ["denoise", "apply", "--model", str(tmp / "future.pt"), str(good)] + out_wav,
+        ),
+        (
+            "model",
+            "denoiser written by an older denselab",
+            ["denoise", "apply", "--model", str(tmp / "older.pt"), str(good)] + out_wav,
         ),
         ("pair", "clean and noisy at different sample rates", evaluate + [str(tmp / "rate.wav")]),
         ("pair", "lengths differ by more than one hop (512)", evaluate + [str(tmp / "long.wav")]),
