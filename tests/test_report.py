@@ -79,6 +79,9 @@ def test_the_report_of_a_whole_run(tiny_run: Path) -> None:
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
     for slip in (r"\(s\)", r"\bNone\b", r"\bnan\b", "n/a %", r"\bwiener\b"):
         assert not re.search(slip, prose), slip
+    pair = summary(tiny_run / "denoise").get("training_pair")
+    if pair:  # the denoise study writes its training pair's shape and two excerpts to play
+        assert "**{} × {}**".format(*pair["stft_shape"]) in text and "training pair: clean speech" in html
     # the appendix is collapsed in the HTML and holds each excerpted function whole
     appendix = html[html.index("Appendix: the code that ran") :]
     assert appendix.count("<details>") == 4 and "build_mlp" in appendix and "fit_group" in appendix

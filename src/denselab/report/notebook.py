@@ -6,16 +6,19 @@ The code cells only show figures and sounds (standard library and IPython); noth
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_notebook
 
 from denselab import __version__
-from denselab.report import code, denoise, dropout, mnist, optim, sections, text
+from denselab.registry import REGISTRY
+from denselab.report import code, sections, text
 from denselab.report.results import find_results
 
-SECTIONS = {"mnist": mnist, "denoise": denoise, "optim": optim, "dropout": dropout}
+# each study's section: the module of this package named after it (its values) and templates/<name>.md.j2
+SECTIONS = {name: importlib.import_module(f"denselab.report.{name}") for name in REGISTRY}
 
 SETUP = '''\
 # Setup: where the results are, and the helpers the cells below use to show figures and sounds. This notebook
@@ -52,7 +55,8 @@ def gallery(items):
                         f"<figcaption><i>{escape(caption)}</i></figcaption></figure>")
         else:
             html.append(f"<p><i>Figure {escape(str(path))} is missing.</i></p>")
-    display(HTML('<div class="gallery">' + "".join(html) + "</div>"))
+    rows = ['<div class="gallery">' + "".join(html[i : i + 2]) + "</div>" for i in range(0, len(html), 2)]
+    display(HTML("".join(rows)))  # one row per block: a printed page can break between rows
 
 
 def players(items):

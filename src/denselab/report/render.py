@@ -45,9 +45,10 @@ window.MathJax = {
 .raw-html summary { cursor: pointer; }
 @media print {
   @page { size: A4; margin: 10mm 11mm 12mm 11mm; }
-  :root { --jp-content-font-size1: 9pt; --jp-code-font-size: 7.5pt; --jp-cell-prompt-width: 0px;
-          --jp-cell-padding: 0px; --jp-notebook-padding: 0px; }
-  body { margin: 0; }
+  :root, body { --jp-content-font-size1: 9pt !important; --jp-code-font-size: 7.5pt !important;
+                --jp-cell-prompt-width: 0px !important; --jp-cell-padding: 0px !important;
+                --jp-notebook-padding: 0px !important; }
+  body { margin: 0 !important; padding: 0 !important; }
   .jp-Collapser, .jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
   .jp-Notebook, .jp-Cell, .jp-RenderedHTMLCommon { padding-left: 0 !important; padding-right: 0 !important; }
   .jp-RenderedHTMLCommon table { font-size: 8pt; }
@@ -57,6 +58,7 @@ window.MathJax = {
   .jp-RenderedHTMLCommon h1, .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3 { margin-top: 0.8em; }
   .jp-OutputArea-output, .jp-Cell { margin-top: 0; margin-bottom: 0; }
   .jp-RenderedImage img { max-height: 80mm; width: auto; }
+  .jp-RenderedImage img[alt^="1.3 "], .jp-RenderedImage img[alt^="1.4 "] { max-height: 160mm; }  /* grids */
   .jp-RenderedHTMLCommon h1 { font-size: 15pt; }
   .jp-RenderedHTMLCommon h2 { font-size: 12.5pt; }
   .jp-RenderedHTMLCommon h3 { font-size: 11pt; }
