@@ -1,17 +1,19 @@
 """The report: `denselab report DIR` (and the end of `denselab all`) turns the study results in DIR into an
 executed notebook, DIR/report.ipynb, and one self-contained page, DIR/report.html, in which every figure and
-sound clip is embedded as a data: URI.
+sound clip is embedded as a data: URI. DIR is the folder `denselab all` writes (DIR/mnist, DIR/denoise, ...)
+or one study's `--out` (its config.json and summary.json).
 
     build_report("runs/q")  ->  [runs/q/report.ipynb, runs/q/report.html]
 
 | module | what it does |
 |---|---|
-| `notebook.py` | the notebook: introduction, hidden setup cell (helpers, `%%code_that_ran`), one section per problem |
-| `mnist.py`, `denoise.py`, `optim.py`, `dropout.py` | each problem's section, numbered and quoted like the assignment |
-| `*_text.py` | each problem's prose: the method from config.json, the answers from summary.json |
-| `cells.py` | shared pieces: results on disk, figures and clips *as summary.json lists them*, how each study ran |
-| `sources.py` | which functions each section shows, by dotted name, in one table |
-| `fmt.py` | numbers and words |
+| `results.py` | what DIR holds: each study's summary.json, config.json and figures (`StudyResults`) |
+| `templates/*.md.j2` | every word of the report: one Jinja2 template per section, numbers as placeholders |
+| `mnist.py`, `denoise.py`, `optim.py`, `dropout.py` | each problem's values for its template |
+| `sections.py`, `notebook.py` | how each study ran (config.json); the notebook from the templates |
+| `text.py` | templates to cells: prose, figures, sound players, code excerpts |
+| `code.py` | the code shown: core lines from each study's sources.json, whole functions in the appendix |
+| `fmt.py` | the one number formatter (the templates' filters) |
 | `render.py` | executes the notebook with this interpreter's kernel, converts it to HTML |
 
 Verdicts (stuck, diverged, overfits and their thresholds) and the lists of figures and audio are the studies'
@@ -26,32 +28,26 @@ from pathlib import Path
 
 import nbformat
 
-from denselab.errors import DenselabError
 from denselab.io import atomic_path
-from denselab.registry import REGISTRY as STUDIES
 
 __all__ = ["build_report"]
 
 
-def build_report(dir: str | os.PathLike, quiet: bool = False) -> list[Path]:
+def build_report(
+    dir: str | os.PathLike, quiet: bool = False, skipped: dict[str, str] | None = None
+) -> list[Path]:
     """Build DIR/report.ipynb (executed) and DIR/report.html from the results in DIR; trains nothing.
 
-    Studies that have not been run get a "not run" note instead of their section."""
+    Studies that have not been run get a note saying what they need (`skipped`: {study: why}, when the
+    caller knows). Returns the paths written."""
     from denselab.report.notebook import build_notebook
     from denselab.report.render import MATHJAX_CDN, cell_errors, execute, external_refs, to_html
 
     root = Path(dir)
-    if not root.is_dir():
-        raise DenselabError(f"results folder not found: {root}")
-    if not any((root / name).is_dir() for name in STUDIES):
-        raise DenselabError(
-            f"{root} holds no study results (expected one of {', '.join(f'{root / n}/' for n in STUDIES)}); "
-            f"run `denselab all --out {root}` first"
-        )
     say = (lambda msg: None) if quiet else (lambda msg: print(f"denselab report: {msg}", file=sys.stderr))
-
-    say(f"writing and executing the notebook for {root}")
-    nb = execute(build_notebook(root), cwd=root.resolve())
+    nb = build_notebook(root, skipped)  # DenselabError when DIR holds no study results
+    say(f"executing the notebook for {root}")
+    nb = execute(nb, cwd=root.resolve())
     for error in cell_errors(nb):
         print(f"denselab report: warning: a notebook cell failed: {error}", file=sys.stderr)
 

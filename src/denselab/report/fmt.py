@@ -1,4 +1,5 @@
-"""Numbers and words for the report's prose: formatting only, no judgement (verdicts come from summary.json)."""
+"""The report's one number formatter: every number and list in the prose and tables goes through these
+functions (they are the templates' filters). Formatting only: verdicts come from summary.json."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-ACTIVATION_NAMES = {"sigmoid": "sigmoid", "relu": "ReLU", "tanh": "tanh"}
-INIT_NAMES = {"normal": "N(0, 0.01²)", "xavier": "Xavier", "he": "He"}
-OPTIMIZER_NAMES = {"sgd": "plain SGD", "adam": "Adam", "adamw": "AdamW"}
+from denselab.models.mlp import arm_label
 
-# The papers the Problem 3/4 expectations come from (cited where the report states what theory predicts).
-GLOROT = "Glorot & Bengio (2010), *Understanding the difficulty of training deep feedforward neural networks*"
-HE = "He et al. (2015), *Delving deep into rectifiers*"
-SRIVASTAVA = "Srivastava et al. (2014), *Dropout: a simple way to prevent neural networks from overfitting*"
+MISSING = "n/a"  # what a missing or non-finite number (null in the JSON) prints as
 
 
 def finite(x: Any) -> bool:
@@ -23,25 +19,37 @@ def finite(x: Any) -> bool:
 
 
 def pct(x: Any, digits: int = 1) -> str:
-    """0.9731 -> '97.3 %'; missing -> 'n/a'."""
-    return f"{100 * x:.{digits}f} %" if finite(x) else "n/a"
+    """0.9731 -> '97.3 %'."""
+    return f"{100 * x:.{digits}f} %" if finite(x) else MISSING
 
 
-def points(x: float) -> str:
-    """A difference of two fractions in percentage points: 0.031 -> '3.1 points'."""
-    return f"{100 * abs(x):.1f} points"
+def points(x: Any, signed: bool = False) -> str:
+    """A difference of two fractions in percentage points: 0.031 -> '3.1 points' ('+3.1 points' signed)."""
+    if not finite(x):
+        return MISSING
+    sign = ("+" if x >= 0 else "−") if signed else ""
+    return f"{sign}{100 * abs(x):.1f} points"
 
 
-def db(x: Any) -> str:
-    return f"{x:.1f} dB" if finite(x) else "n/a"
+def db(x: Any, signed: bool = False) -> str:
+    """12.04 -> '12.0 dB' ('+12.0 dB' signed)."""
+    if not finite(x):
+        return MISSING
+    return f"{'+' if signed and x >= 0 else ''}{x:.1f} dB".replace("-", "−")
 
 
 def sci(x: Any) -> str:
-    return f"{x:.2g}" if finite(x) else "n/a"
+    """Two significant digits: 0.003162 -> '0.0032', 2.3e18 -> '2.3e+18'."""
+    return f"{x:.2g}" if finite(x) else MISSING
+
+
+def seconds(x: Any, digits: int = 0) -> str:
+    """3.904 -> '4 s' ('3.9 s' with digits=1)."""
+    return f"{x:.{digits}f} s" if finite(x) else MISSING
 
 
 def num(x: Any) -> str:
-    """A config value in prose: 0.001 -> '0.001', 1e-05 -> '1e-05', 32768 -> '32 768', None -> 'none'."""
+    """A setting or a count: 0.001 -> '0.001', 32768 -> '32 768', None -> 'none', True -> 'on'."""
     if x is None:
         return "none"
     if isinstance(x, bool):
@@ -49,49 +57,30 @@ def num(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}".replace(",", " ")
     if isinstance(x, float):
-        return f"{x:g}"
+        return f"{x:g}" if finite(x) else MISSING
     if isinstance(x, (list, tuple)):
         return ", ".join(num(v) for v in x)
     return str(x)
 
 
 def plural(n: Any, word: str, many: str | None = None) -> str:
-    """(3, 'epoch') -> '3 epochs'; (1, 'epoch') -> '1 epoch'."""
+    """(3, 'epoch') -> '3 epochs'; (1, 'speaker') -> '1 speaker'; (2, 'class', 'classes') -> '2 classes'."""
     return f"{num(n)} {word if n == 1 else (many or word + 's')}"
 
 
-def last_finite(values: Any) -> float | None:
-    """The last finite entry of a per-epoch list (entries after a divergence are null)."""
-    if not isinstance(values, list):
-        return values if finite(values) else None
-    good = [v for v in values if finite(v)]
-    return good[-1] if good else None
-
-
-def mean(values: Iterable[Any]) -> float | None:
-    good = [v for v in values if finite(v)]
-    return statistics.fmean(good) if good else None
-
-
-def names(items: Sequence[str]) -> str:
+def names(items: Iterable[Any]) -> str:
     """['a', 'b', 'c'] -> 'a, b and c'."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    items = [str(i) for i in items]
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
-def arm_name(run: Mapping[str, Any], init_std: Any = 0.01) -> str:
-    """'sigmoid + N(0, 0.01²)', 'ReLU + He'."""
-    act = ACTIVATION_NAMES.get(run.get("activation"), str(run.get("activation")))
-    init = run.get("init")
-    ini = f"N(0, {init_std:g}²)" if init == "normal" and finite(init_std) else INIT_NAMES.get(init, str(init))
-    return f"{act} + {ini}"
-
-
-def optimizer_name(opt: Any, lr: Any) -> str:
-    name = OPTIMIZER_NAMES.get(opt, str(opt))
-    return f"{name}, lr {lr:g}" if opt == "sgd" and finite(lr) else name
+def arm(item: Mapping[str, Any], init_std: Any = 0.01) -> str:
+    """A run or arm dict ({"activation", "init"}) or 'relu-he' as 'ReLU + He'."""
+    if isinstance(item, str):
+        item = dict(zip(("activation", "init"), item.split("-", 1)))
+    return arm_label(
+        str(item.get("activation")), str(item.get("init")), init_std if finite(init_std) else 0.01
+    )
 
 
 def stat(value: Any) -> float | None:
@@ -101,25 +90,47 @@ def stat(value: Any) -> float | None:
     return value if finite(value) else None
 
 
-def preset_of(record: Mapping[str, Any] | None) -> str | None:
-    return record.get("preset") if isinstance(record, Mapping) else None
+def last(values: Any) -> float | None:
+    """The last finite entry of a per-epoch list (entries after a divergence are null)."""
+    good = [v for v in (values if isinstance(values, list) else [values]) if finite(v)]
+    return good[-1] if good else None
 
 
-def config_of(record: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The resolved config a study ran with (config.json's `config`); {} when there is none."""
-    cfg = record.get("config") if isinstance(record, Mapping) else None
-    return dict(cfg) if isinstance(cfg, Mapping) else {}
+def mean(values: Iterable[Any]) -> float | None:
+    good = [v for v in values if finite(v)]
+    return statistics.fmean(good) if good else None
 
 
-def quick_note(record: Mapping[str, Any] | None) -> str:
-    if preset_of(record) == "quick":
-        return (
-            " These numbers come from the **quick** preset (a subset of the data, one or two epochs): a smoke "
-            "run of the same code, not the assignment's settings; `--preset full` gives the real ones."
-        )
-    return ""
+def dicts(values: Any) -> list[Mapping[str, Any]]:
+    """The dict entries of a summary list (anything else: [])."""
+    return [v for v in values if isinstance(v, Mapping)] if isinstance(values, Sequence) else []
 
 
 def quote(text: str) -> str:
     """The assignment's words as a Markdown block quote."""
-    return "\n".join("> " + line if line else ">" for line in text.strip().splitlines())
+    return "\n".join("> " + line if line else ">" for line in str(text).strip().splitlines())
+
+
+def cell(x: Any) -> str:
+    """A value for a Markdown table cell (no pipes, no line breaks)."""
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def python_html(source: str) -> str:
+    """Python source as highlighted HTML (the notebook's own `highlight` colours)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight"))
+
+
+def code(x: Any) -> str:
+    """A file or setting name as inline code: `x`."""
+    return f"`{x}`"
+
+
+FILTERS = {
+    f.__name__: f
+    for f in (pct, points, db, sci, seconds, num, plural, names, arm, stat, last, mean, quote, cell, code)
+}

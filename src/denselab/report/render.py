@@ -1,4 +1,4 @@
-"""Execute the report notebook with this interpreter's kernel and convert it to one self-contained HTML file."""
+"""Execute the report notebook with this interpreter's kernel; convert it to one self-contained HTML file."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import nbformat
 
-# MathJax 3 (TeX input, SVG output, fonts included: one file, vendor/) is inlined, so the maths renders offline;
-# without the file, nbconvert's default CDN MathJax 2 is linked instead. Require.js is dropped: nothing in the
-# report needs it (nor Mermaid's loader: no diagrams), and no other script, stylesheet or medium is fetched.
-# Figures are always written as data: URIs, with their caption as alt text.
+# MathJax 3 (TeX input, SVG output, fonts included: one file, vendor/) is inlined, so the maths renders
+# offline; without the file, nbconvert's default CDN MathJax 2 is linked instead. Require.js is dropped:
+# nothing in the report needs it (nor Mermaid's loader: no diagrams), and no other script, stylesheet or
+# medium is fetched. Figures are always written as data: URIs, with their caption as alt text. The style
+# sheet lays galleries out two figures per row and fits figures to an A4 page when printed.
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% from 'mathjax.html.j2' import mathjax %}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -31,6 +32,46 @@ window.MathJax = {
 {{ mathjax(resources.mathjax_url) }}
 {%- endif -%}
 {%- endblock html_head_js_mathjax -%}
+{% block extra_css %}
+<style>
+.jp-RenderedImage img, .gallery img { max-width: 100%; height: auto; }
+.gallery { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
+.gallery figure.pair { width: calc(50% - 8px); margin: 0; }
+.gallery figure.pair img { width: 100%; }
+.gallery figcaption { font-size: 90%; }
+.gallery .clip { width: calc(50% - 8px); }
+.gallery .clip audio { width: 100%; height: 32px; }
+.raw-html { padding: 0 var(--jp-cell-padding) 0 calc(var(--jp-cell-prompt-width) + var(--jp-cell-padding)); }
+.raw-html summary { cursor: pointer; }
+@media print {
+  @page { size: A4; margin: 10mm 11mm 12mm 11mm; }
+  :root, body { --jp-content-font-size1: 9pt !important; --jp-code-font-size: 7.5pt !important;
+                --jp-cell-prompt-width: 0px !important; --jp-cell-padding: 0px !important;
+                --jp-notebook-padding: 0px !important; }
+  body { margin: 0 !important; padding: 0 !important; }
+  .jp-Collapser, .jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
+  .jp-Notebook, .jp-Cell, .jp-RenderedHTMLCommon { padding-left: 0 !important; padding-right: 0 !important; }
+  .jp-RenderedHTMLCommon table { font-size: 8pt; }
+  .jp-RenderedHTMLCommon { line-height: 1.35; }
+  .jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon ul, .jp-RenderedHTMLCommon pre,
+  .jp-RenderedHTMLCommon blockquote, .jp-RenderedHTMLCommon table { margin-top: 0.3em; margin-bottom: 0.5em; }
+  .jp-RenderedHTMLCommon h1, .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3 { margin-top: 0.8em; }
+  .jp-OutputArea-output, .jp-Cell { margin-top: 0; margin-bottom: 0; }
+  .jp-RenderedImage img { max-height: 80mm; width: auto; }
+  .jp-RenderedImage img[alt^="1.3 "], .jp-RenderedImage img[alt^="1.4 "] { max-height: 160mm; }  /* grids */
+  .jp-RenderedHTMLCommon h1 { font-size: 15pt; }
+  .jp-RenderedHTMLCommon h2 { font-size: 12.5pt; }
+  .jp-RenderedHTMLCommon h3 { font-size: 11pt; }
+  img, figure, tr, h1, h2, h3 { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; }
+}
+</style>
+{% endblock extra_css %}
+{% block rawcell scoped %}
+{%- if cell.metadata.get('raw_mimetype', '').lower() == 'text/html' -%}
+<div class="jp-RenderedHTMLCommon raw-html">{{ cell.source }}</div>
+{%- endif -%}
+{% endblock rawcell %}
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 <img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
