@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,35 @@ TINY: dict[str, dict[str, Any]] = {
 def _data_dir() -> Path:
     env = os.environ.get("DENSELAB_DATA")
     return Path(env) if env else (REPO.parent / "shared" / "data")
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+def _is_local(host: object) -> bool:
+    return host is None or str(host) in LOCAL_HOSTS or str(host).startswith("127.")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network() -> Iterator[None]:
+    """No test reaches the network: name look-ups and connections beyond this machine fail at once (Ray's
+    loopback traffic and Unix sockets pass)."""
+    real_connect, real_lookup = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and not _is_local(address[0]):
+            raise OSError(f"the tests may not reach the network (connect to {address})")
+        return real_connect(sock, address)
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host):
+            raise socket.gaierror(f"the tests may not reach the network (look-up of {host})")
+        return real_lookup(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", connect)
+        mp.setattr(socket, "getaddrinfo", lookup)
+        yield
 
 
 @pytest.fixture(scope="session")
