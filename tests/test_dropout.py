@@ -20,7 +20,8 @@ from torch import nn
 
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance
-from denselab.studies import arms, dropout
+from denselab.studies.sweeps import base, dropout
+from denselab.studies.sweeps import jobs as job_table
 from denselab.training.batched import RunStack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def test_arms_carry_the_assignments_dropout_and_init():
         ("relu-he", False),
         ("relu-he", True),
     ]
-    members = [arms.member(j) for j in jobs]
+    members = [job_table.member(j) for j in jobs]
     stack = RunStack(members, jobs[0].widths, "cpu")
     assert stack.drop_layers == list(range(6))  # some run drops on every layer's input
     for r, m in enumerate(stack.members):
@@ -74,7 +75,9 @@ def test_batched_dropout_acts_on_each_layers_input():
     x = torch.ones(1, 64, 6)
     for layer in range(3):
         rates = tuple(0.5 if l == layer else 0.0 for l in range(3))
-        stack = RunStack([arms.member(dataclasses.replace(job, widths=widths, dropout=rates))], widths, "cpu")
+        stack = RunStack(
+            [job_table.member(dataclasses.replace(job, widths=widths, dropout=rates))], widths, "cpu"
+        )
         assert stack.drop_layers == [layer]
         dropped: list = []
         clean: list = []
@@ -209,10 +212,10 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, data_dir):
 
 def test_shared_config_base_keeps_each_studys_defaults_and_help():
     from denselab.config import field_docs
-    from denselab.studies import optim
+    from denselab.studies.sweeps import optim
 
     d, o = dropout.Config(), optim.Config()
-    assert isinstance(d, arms.ArmConfig) and isinstance(o, arms.ArmConfig)
+    assert isinstance(d, base.ArmConfig) and isinstance(o, base.ArmConfig)
     assert (d.hidden_width, d.epochs, d.batch_size, d.train_subset, d.trace_steps) == (
         1024,
         12,
@@ -221,7 +224,7 @@ def test_shared_config_base_keeps_each_studys_defaults_and_help():
         50,
     )
     assert (o.hidden_width, o.epochs, o.batch_size, o.train_subset, o.trace_steps) == (512, 8, 64, 10000, 100)
-    assert arms.widths(d) == [784] + [1024] * 5 + [10]
+    assert base.widths(d) == [784] + [1024] * 5 + [10]
     docs_d, docs_o = field_docs(dropout.Config), field_docs(optim.Config)
     assert "dropout masks" in docs_d["seed"] and "dropout masks" not in docs_o["seed"]
     assert docs_d["batch_size"] == "Images per optimiser step." and "1250 steps" in docs_o["batch_size"]

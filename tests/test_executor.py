@@ -19,7 +19,7 @@ from denselab import cli
 from denselab.config import Runtime
 from denselab.errors import DenselabError
 from denselab.lock import LOCK_NAME
-from denselab.studies import executor
+from denselab.studies.sweeps import executor
 
 # how a job ran, not what it computed: the only entries of a run file allowed to differ between executors
 HOW_IT_RAN = {"epoch_seconds", "train_seconds", "train_cpu_seconds", "epoch_cpu_seconds", "group_size"}

@@ -13,7 +13,8 @@ from torch import nn
 from denselab import cli
 from denselab.config import Runtime
 from denselab.models.mlp import init_variance
-from denselab.studies import arms, optim
+from denselab.studies.sweeps import base, optim
+from denselab.studies.sweeps import jobs as job_table
 from denselab.training.batched import RunStack
 
 TINY = _TINY["optim"]
@@ -38,7 +39,7 @@ def test_every_arm_has_the_named_activation_and_init():
     main, sweep, check = optim.jobs(optim.Config())
     assert len(main) == 5 * 2 * 3 and {j.lr for j in sweep} == {0.01, 0.1}
     jobs = main[::3]  # one seed per (optimiser, arm)
-    members = [arms.member(j) for j in jobs]
+    members = [job_table.member(j) for j in jobs]
     stack = RunStack(members, jobs[0].widths, "cpu")
     assert [tuple(w.shape[1:]) for w in stack.w] == [(784, 512)] + [(512, 512)] * 4 + [(512, 10)]
     assert not stack.drop_layers  # no dropout anywhere in Study 3
@@ -147,9 +148,9 @@ def test_resume_reuses_finished_runs_and_redoes_missing_ones(tmp_path, data_dir)
 
 def test_input_scaling_and_the_check_under_the_other_one(tmp_path, data_dir):
     """The assignment's standardised pixels by default; the check trains the SGD arms on [0, 1] pixels too."""
-    (x, _), _ = arms.load_data(_runtime(data_dir), optim.Config(**TINY), "unit")
+    (x, _), _ = base.load_data(_runtime(data_dir), optim.Config(**TINY), "unit")
     assert float(x.min()) == 0.0 and float(x.max()) == 1.0
-    (x, _), _ = arms.load_data(_runtime(data_dir), optim.Config(**TINY))
+    (x, _), _ = base.load_data(_runtime(data_dir), optim.Config(**TINY))
     assert float(x.min()) == pytest.approx(-0.1307 / 0.3081)
     config = optim.Config(**{**TINY, "scaling_check": True})
     main, _, check = optim.jobs(config)
