@@ -30,12 +30,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from denselab.training.stack import Member, RunStack
+from denselab.training.stack import Member, RunStack, activation_stats
 
 __all__ = ["Data", "Member", "RunStack", "Shape", "activation_stats", "evaluate_group", "fit_group"]
 
-# Sigmoid unit counted as saturated when its output is this close to 0 or 1 (there sigma' < 0.02).
-SATURATION_MARGIN = 0.02
 EVAL_ROWS = 6144  # images x runs per evaluation chunk: (G, rows / G, width) activations stay below 32 MiB
 
 Data = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -94,34 +92,6 @@ def evaluate_group(stack: RunStack, x: torch.Tensor, y: torch.Tensor) -> tuple[l
         total += _per_run_loss(logits, yb).double().sum(1)
         correct += (logits.argmax(-1) == yb).sum(1)
     return (total / len(x)).tolist(), (correct.double() / len(x)).tolist()
-
-
-@torch.no_grad()
-def activation_stats(stack: RunStack, x: torch.Tensor) -> list[dict[str, list[float]]]:
-    """Per run: statistics of every hidden layer's output on the probe batch x (N, in), eval mode.
-
-    `mean`, `std` over units and images; sigmoid runs add `saturated` (fraction of outputs within
-    SATURATION_MARGIN of 0 or 1), ReLU runs add `dead` (fraction of units zero for every probe image) and
-    `zero` (fraction of outputs exactly zero)."""
-    hidden: list[torch.Tensor] = []
-    stack.forward(x, hidden=hidden)
-    dims = (1, 2)
-    mean = torch.stack([a.mean(dims) for a in hidden], 1).tolist()  # (G, layers)
-    std = torch.stack([a.std(dims) for a in hidden], 1).tolist()
-    sat = torch.stack(
-        [((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean(dims) for a in hidden], 1
-    ).tolist()
-    dead = torch.stack([(a <= 0).all(1).float().mean(1) for a in hidden], 1).tolist()
-    zero = torch.stack([(a <= 0).float().mean(dims) for a in hidden], 1).tolist()
-    out = []
-    for r, m in enumerate(stack.members):
-        stats = {"mean": mean[r], "std": std[r]}
-        if m.activation == "sigmoid":
-            stats["saturated"] = sat[r]
-        if m.activation == "relu":
-            stats.update(dead=dead[r], zero=zero[r])
-        out.append(stats)
-    return out
 
 
 # -------------------------------------------------------------------------------------------------- train

@@ -1,6 +1,7 @@
 """The live runs of a group as stacked tensors (`RunStack`): what `training.batched` trains in one batched
 computation. Layer l of every run is one slice of a stacked weight (G, in, out); each run keeps its own
-initialisation (`build_mlp` under its seed), dropout generator and optimiser state."""
+initialisation (`build_mlp` under its seed), dropout generator and optimiser state. `activation_stats`
+measures the stack's hidden layers on a probe batch."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import torch.optim.adam as torch_adam
 from denselab.models.mlp import ACTIVATIONS, build_mlp, linear_layers
 
 ADAM_DEFAULTS = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}  # torch.optim.Adam's
+# Sigmoid unit counted as saturated when its output is this close to 0 or 1 (there sigma' < 0.02).
+SATURATION_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -194,3 +197,31 @@ class RunStack:
                 )
             else:
                 raise ValueError(f"unknown optimizer {opt!r} (choose from sgd, adam)")
+
+
+@torch.no_grad()
+def activation_stats(stack: RunStack, x: torch.Tensor) -> list[dict[str, list[float]]]:
+    """Per run: statistics of every hidden layer's output on the probe batch x (N, in), eval mode.
+
+    `mean`, `std` over units and images; sigmoid runs add `saturated` (fraction of outputs within
+    SATURATION_MARGIN of 0 or 1), ReLU runs add `dead` (fraction of units zero for every probe image) and
+    `zero` (fraction of outputs exactly zero)."""
+    hidden: list[torch.Tensor] = []
+    stack.forward(x, hidden=hidden)
+    dims = (1, 2)
+    mean = torch.stack([a.mean(dims) for a in hidden], 1).tolist()  # (G, layers)
+    std = torch.stack([a.std(dims) for a in hidden], 1).tolist()
+    sat = torch.stack(
+        [((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean(dims) for a in hidden], 1
+    ).tolist()
+    dead = torch.stack([(a <= 0).all(1).float().mean(1) for a in hidden], 1).tolist()
+    zero = torch.stack([(a <= 0).float().mean(dims) for a in hidden], 1).tolist()
+    out = []
+    for r, m in enumerate(stack.members):
+        stats = {"mean": mean[r], "std": std[r]}
+        if m.activation == "sigmoid":
+            stats["saturated"] = sat[r]
+        if m.activation == "relu":
+            stats.update(dead=dead[r], zero=zero[r])
+        out.append(stats)
+    return out
