@@ -26,11 +26,13 @@ from denselab.plotting.curves import (
     seed_note,
     width_of,
 )
+from denselab.plotting.sgd_map import first_epoch_figure, sgd_map_figure
 
 
 def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
-    """Per optimiser: training loss (log) and test accuracy per epoch for every arm; probes; first steps;
-    the lr sweep (beyond the assignment) when it was run."""
+    """Per optimiser: training loss (log) and test accuracy per epoch for every arm; probes; first steps; the
+    SGD runs' first epoch step by step; beyond the assignment: the lr sweep, the SGD map and the SGD figure of
+    the map's first setting where the slide's trend appears (each when there is something to draw)."""
     fig_dir = Path(fig_dir)
     runs = summary["runs"]
     std = init_std_of(summary)
@@ -38,34 +40,8 @@ def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     paths = []
     for (opt, lr), group in group_runs(runs, "optimizer", "lr").items():
         name = f"SGD, lr {lr:g}, no momentum" if opt == "sgd" else "Adam (torch defaults)"
-        fig, (a_loss, a_acc) = plt.subplots(1, 2, figsize=(13, 4.8))
-        for arm, rs in by_arm(group).items():
-            band(a_loss, rs, "train_loss", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
-            band(a_acc, rs, "test_accuracy", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
-        divergence_legend(a_loss)
-        divergence_box(a_acc, group, std)
-        a_loss.set_yscale("log")
-        a_loss.set(
-            xlabel="epoch (0 = at initialisation)",
-            ylabel="training loss (cross-entropy, log scale)",
-            title="training loss",
-        )
-        a_acc.set(
-            xlabel="epoch (0 = at initialisation)",
-            ylabel="test accuracy (fraction)",
-            title="test accuracy",
-            ylim=(0, 1),
-        )
-        a_acc.axhline(0.1, color="black", lw=0.8, ls=":", label="chance (0.1)")
-        a_loss.legend(fontsize=8, loc="best")
-        a_acc.legend(fontsize=8, loc="lower right")
-        for ax in (a_loss, a_acc):
-            ax.grid(alpha=0.3, which="both")
-            ax.set_xlim(left=-0.1)
-        integer_epochs(a_loss, a_acc)
-        fig.suptitle(f"Study 3 — {name}: 5x{width_of(summary)} MLP on MNIST ({size}; {seed_note(group)})")
-        fig.tight_layout()
-        paths.append(save_figure(fig, fig_dir / f"optim_{opt}.png"))
+        title = f"Study 3 — {name}: 5x{width_of(summary)} MLP on MNIST ({size}; {seed_note(group)})"
+        paths.append(curves_figure(group, fig_dir / f"optim_{opt}.png", title, std))
     for (opt,), group in group_runs(runs, "optimizer").items():
         first = [rs[0] for rs in by_arm(group).values()]
         label = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam"
@@ -78,6 +54,9 @@ def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
             )
         )
     paths.append(first_steps_figure(runs, fig_dir / "optim_first_steps.png", std))
+    sgd = [r for r in runs if r["optimizer"] == "sgd" and r.get("step_loss")]
+    if sgd:
+        paths.append(first_epoch_figure(sgd, fig_dir / "sgd_first_epoch.png", std))
     sweep = summary.get("lr_sweep") or {}
     if sweep.get("enabled") and sweep.get("runs"):
         paths.append(
@@ -87,7 +66,57 @@ def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
                 std,
             )
         )
+    if summary.get("sgd_map"):
+        paths.append(sgd_map_figure(summary, fig_dir / "sgd_map.png", std))
+    if summary.get("sgd_map_trend"):
+        paths.append(trend_figure(summary, summary["sgd_map_trend"][0], fig_dir / "sgd_trend.png", std))
     return paths
+
+
+def trend_figure(summary: dict[str, Any], setting: dict[str, Any], path: Path, std: float = 0.01) -> Path:
+    """The SGD figure (`curves_figure`) of the map's runs at one setting (scaling, batch size, images)."""
+    keys = ("scaling", "batch_size", "train_size")
+    runs = [r for r in summary.get("sgd_map_runs") or [] if all(r[k] == setting[k] for k in keys)]
+    grid = summary.get("sgd_map_grid") or {}
+    pixels = "pixels in [0, 1]" if setting["scaling"] == "unit" else "standardised pixels"
+    title = (
+        f"Study 3, BEYOND THE ASSIGNMENT — SGD lr {grid.get('lr', 1.0):g} where the slide's trend appears: "
+        f"{pixels}, batch {setting['batch_size']}, {setting['train_size']} training images, "
+        f"{grid.get('epochs')} epochs (seed {grid.get('seed')})"
+    )
+    return curves_figure(runs, path, title, std)
+
+
+def curves_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: float = 0.01) -> Path:
+    """Training loss (log) and test accuracy per epoch of every arm in `runs` (one optimiser and lr)."""
+    fig, (a_loss, a_acc) = plt.subplots(1, 2, figsize=(13, 4.8))
+    for arm, rs in by_arm(runs).items():
+        band(a_loss, rs, "train_loss", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
+        band(a_acc, rs, "test_accuracy", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
+    divergence_legend(a_loss)
+    divergence_box(a_acc, runs, std)
+    a_loss.set_yscale("log")
+    a_loss.set(
+        xlabel="epoch (0 = at initialisation)",
+        ylabel="training loss (cross-entropy, log scale)",
+        title="training loss",
+    )
+    a_acc.set(
+        xlabel="epoch (0 = at initialisation)",
+        ylabel="test accuracy (fraction)",
+        title="test accuracy",
+        ylim=(0, 1),
+    )
+    a_acc.axhline(0.1, color="black", lw=0.8, ls=":", label="chance (0.1)")
+    a_loss.legend(fontsize=8, loc="best")
+    a_acc.legend(fontsize=8, loc="lower right")
+    for ax in (a_loss, a_acc):
+        ax.grid(alpha=0.3, which="both")
+        ax.set_xlim(left=-0.1)
+    integer_epochs(a_loss, a_acc)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def first_steps_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:

@@ -362,6 +362,8 @@ def _result(
             "loss": rec.step_loss[:traced, i].tolist(),
             "grad_norm": rec.step_norm[:traced, i].tolist(),
         },
+        # the first epoch's per-step losses; NaN (JSON null) from a blow-up on
+        "step_loss": rec.step_loss[:steps_per_epoch, i].tolist(),
         # the group's wall and CPU (all threads) seconds, shared equally among the runs training in each epoch
         "epoch_seconds": rec.epoch_seconds[i],
         "epoch_cpu_seconds": rec.epoch_cpu[i],

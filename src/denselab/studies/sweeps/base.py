@@ -37,7 +37,7 @@ class ArmConfig:
     batch_size: int = 64
     """Images per optimiser step."""
     train_subset: int | None = 10000
-    """Train on this many randomly chosen MNIST training images, the same for every run (0 or none = all 60000)."""
+    """Train on this many random MNIST training images, the same for every run (0 or none: all 60000)."""
     test_subset: int | None = 5000
     """Test on this many randomly chosen test images (0 or none = all 10000)."""
     probe_size: int = 512
@@ -103,6 +103,11 @@ def check_subsets(config: Any) -> None:
 # Pixel scalings a study may use: "standardise" = [0, 1] then (x - 0.1307) / 0.3081, the assignment's
 # `Normalize((0.1307,), (0.3081,))`; "unit" = [0, 1] only.
 SCALINGS = {"standardise": (MEAN, STD), "unit": (0.0, 1.0)}
+
+
+def other_scaling(scaling: str) -> str:
+    """The pixel scaling that is not `scaling`."""
+    return next(s for s in SCALINGS if s != scaling)
 
 
 def load_data(runtime: Runtime, config: ArmConfig, scaling: str = "standardise") -> Data:

@@ -31,7 +31,7 @@ from denselab.studies.sweeps.base import ArmConfig, widths
 from denselab.training.batched import Data, Member, Shape, fit_group
 
 # Bump when the meaning of a job's numbers changes, so old run files are not reused.
-JOB_FORMAT = "denselab-arm-job/1"
+JOB_FORMAT = "denselab-arm-job/2"  # 2: results carry `step_loss`
 
 
 # --------------------------------------------------------------------------------------------------- jobs
@@ -60,7 +60,8 @@ class Job:
     eval_train: bool  # re-measure the training curves in eval mode after every epoch
     probe_size: int
     trace_steps: int
-    input_scaling: str = "standardise"  # a key of SCALINGS
+    input_scaling: str = "standardise"  # a key of base.SCALINGS
+    tag: str = ""  # names a job whose shape is not its study's main one (e.g. a cell of the SGD map)
 
     @property
     def name(self) -> str:
@@ -73,15 +74,19 @@ class Job:
             parts.append("dropout")
         if self.input_scaling != "standardise":
             parts.append(self.input_scaling)
+        if self.tag:
+            parts.append(self.tag)
         parts.append(f"s{self.seed}")
         return "-".join(parts)
 
     def spec(self) -> dict[str, Any]:
-        """The job as it is stored in (and read back from) its run file; the default scaling is left out, so
-        run files written before the field existed are still reused."""
+        """The job as it is stored in (and read back from) its run file; the default scaling and an empty tag
+        are left out (the spec of a job without them is what it was before those fields existed)."""
         spec = dataclasses.asdict(self)
         if spec["input_scaling"] == "standardise":
             del spec["input_scaling"]
+        if not spec["tag"]:
+            del spec["tag"]
         return json_roundtrip(spec)
 
 
@@ -97,6 +102,7 @@ def make_job(
     init_std: float = 0.01,
     eval_train: bool = False,
     input_scaling: str = "standardise",
+    tag: str = "",
 ) -> Job:
     """A job of `study` at `seed` with the shared settings (widths, epochs, batch, subsets, probes) of
     `config`."""
@@ -121,6 +127,7 @@ def make_job(
         probe_size=config.probe_size,
         trace_steps=config.trace_steps,
         input_scaling=input_scaling,
+        tag=tag,
     )
 
 
@@ -266,6 +273,29 @@ def run_jobs(
     return [done[job.name] for job in jobs]
 
 
+def run_jobs_by_data(
+    jobs: Sequence[Job],
+    runs_dir: Path,
+    load: Callable[[Runtime, str, int | None], Data],
+    runtime: Runtime,
+    group_size: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """`run_jobs` for jobs that train on different data: one call per (pixel scaling, training subset), in
+    order of first appearance, whose data `load(runtime, scaling, train_subset)` gives. A job named twice runs
+    once. Returns job name -> `run_jobs`' record."""
+    parts: dict[tuple[str, int | None], list[Job]] = {}
+    for job in {job.name: job for job in jobs}.values():
+        parts.setdefault((job.input_scaling, job.train_subset), []).append(job)
+    done: dict[str, dict[str, Any]] = {}
+    for (scaling, subset), part in parts.items():
+
+        def data_fn(rt: Runtime, scaling: str = scaling, subset: int | None = subset) -> Data:
+            return load(rt, scaling, subset)
+
+        done.update(zip((j.name for j in part), run_jobs(part, runs_dir, data_fn, runtime, group_size)))
+    return done
+
+
 def failed_entries(done: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
     """The summary's `failed_runs`: per failed job the spec fields in `keys`, its name and its error.
 
@@ -304,9 +334,9 @@ def seed_stats(values: Sequence[float | None]) -> dict[str, float | None]:
 
 
 def run_entry(job: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    """One `runs` item of a summary: the spec fields in `keys`, the per-epoch curves, divergence, probes and
-    the traced loss of the first steps (not the traced per-step gradient norms: those stay in the run
-    file)."""
+    """One `runs` item of a summary: the spec fields in `keys`, the per-epoch curves, divergence, probes, the
+    traced loss of the first steps and the loss of every step of the first epoch (`step_loss`; not the traced
+    per-step gradient norms: those stay in the run file)."""
     spec, res = job["spec"], job["result"]
     entry = {k: spec[k] for k in keys}
     entry.update(
@@ -331,6 +361,7 @@ def run_entry(job: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
         }
     )
     entry["first_steps_loss"] = res["trace"]["loss"]
+    entry["step_loss"] = res.get("step_loss")
     entry["run_file"] = f"runs/{job['name']}.json"
     return entry
 
