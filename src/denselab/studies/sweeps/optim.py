@@ -70,7 +70,7 @@ class Config(ArmConfig):
     """Beyond the assignment: train the arms under SGD at --sgd-lr, seed --seed, in every cell of the map."""
     map_scalings: tuple[str, ...] = ("unit", "standard")
     """SGD map: pixel scalings (unit = [0, 1]; standard = [0, 1] then (x - 0.1307) / 0.3081)."""
-    map_batch_sizes: tuple[int, ...] = (32, 64, 256)
+    map_batch_sizes: tuple[int, ...] = (64, 256)
     """SGD map: batch sizes."""
     map_train_sizes: tuple[int, ...] = (2000, 10000)
     """SGD map: training images, each a random subset (the smaller inside the larger), below 60000."""

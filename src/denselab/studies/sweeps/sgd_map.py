@@ -1,8 +1,8 @@
 """Beyond the assignment, Study 3's SGD map: the five arms under plain SGD at --sgd-lr, one seed, in every
 cell of a grid of the choices the assignment leaves free (pixel scaling, batch size, number of training
 images), fixed in the config before any result is seen. Each cell's runs share one shape and one data set, so
-they train as one batched group; a cell with the main runs' batch size, images and epochs is those runs (the main
-SGD runs of the first seed, or the scaling check's), not trained again.
+they train as one batched group; a cell with the main runs' batch size, images and epochs is those runs (the
+main SGD runs of the first seed, or the scaling check's), not trained again.
 
 Per cell and arm the study's verdict (`optim_summary.outcome`), and the settings where the trend of the
 course's slide appears: ReLU + He ends above every other arm and sigmoid + N(0, 0.01²) is stuck.
