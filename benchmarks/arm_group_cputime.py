@@ -36,7 +36,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     runtime = Runtime("cpu", args.data_dir, quiet=True)
     if args.study == "optim":
-        main_jobs, sweep, _ = optim.jobs(optim.Config())  # the scaling check's runs use other data
+        main_jobs, sweep, _, _ = optim.jobs(optim.Config())  # the check and the map use other data
         jobs, test_per_train = main_jobs + sweep, 0.5
     else:
         jobs, test_per_train = dropout.jobs(dropout.Config()), 1.0
