@@ -198,8 +198,8 @@ def test_comparison_finds_where_dropout_passes_and_each_lowest_test_loss():
 
 def _tiny_dropout(out, data_dir, tiny_args) -> tuple[list[str], dict[str, str]]:
     """(argv, env) of a tiny `denselab dropout` of this checkout in a child process (signals need a real
-    process), in groups of 2 runs; the stall plugin makes every group after the first wait, so a signal sent
-    once the first group's files exist lands between the groups."""
+    process), in groups of 2 runs; the stall plugin makes its driver wait before the third run file, so a
+    signal sent once two files exist lands between the groups."""
     cmd = [sys.executable, "-m", "denselab", "dropout", *tiny_args("dropout", group_size=2)]
     cmd += ["--out", str(out), "--quiet", "--data-dir", str(data_dir), "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(STALL_PLUGIN), str(SRC)])}

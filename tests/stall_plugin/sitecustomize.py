@@ -1,7 +1,8 @@
 """Test plugin, loaded at start-up by a child `python -m denselab` whose PYTHONPATH starts with this folder
-(tests/test_dropout.py): the first training group trains as usual, every later one waits an hour before it
-starts, so a SIGKILL or Ctrl-C the test sends once the first group's run files exist lands between two groups.
-It patches through pytest's MonkeyPatch; the product knows nothing of it."""
+(tests/test_dropout.py, tests/test_executor.py): the study's driver writes its first two run files as usual
+and then waits an hour before the third, so a SIGKILL or Ctrl-C the test sends once two files exist lands
+between two groups of 2 runs, on either executor. It patches through pytest's MonkeyPatch; the product knows
+nothing of it."""
 
 import time
 
@@ -9,15 +10,16 @@ import pytest
 
 from denselab.studies.sweeps import jobs
 
-_train_group = jobs.train_group
-_started: list[int] = []
+FILES_BEFORE_THE_STALL = 2
+_write_json = jobs.write_json
+_written: list[str] = []
 
 
-def _first_group_only(job_list, data, runtime, desc="train"):
-    if _started:
+def _stall_after_two(path, data, *args, **kwargs):
+    if len(_written) == FILES_BEFORE_THE_STALL:
         time.sleep(3600)
-    _started.append(len(job_list))
-    return _train_group(job_list, data, runtime, desc)
+    _written.append(str(path))
+    return _write_json(path, data, *args, **kwargs)
 
 
-pytest.MonkeyPatch().setattr(jobs, "train_group", _first_group_only)
+pytest.MonkeyPatch().setattr(jobs, "write_json", _stall_after_two)
