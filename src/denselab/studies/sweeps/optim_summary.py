@@ -4,15 +4,12 @@ main runs, the lr sweep and the scaling check."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from denselab.io import last_finite
 from denselab.models.mlp import arm_label
 from denselab.studies.sweeps.base import other_scaling, run_seeds, widths
 from denselab.studies.sweeps.jobs import grad_ratio, seed_stats
-
-if TYPE_CHECKING:
-    from denselab.studies.sweeps.optim import Config
 
 # What the variance argument predicts before measuring (Glorot & Bengio 2010; He et al. 2015): with a tiny
 # N(0, 0.01²) init the signal and the gradients vanish through 5 layers, so plain SGD stays at chance;
@@ -113,12 +110,13 @@ def _group(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def summarise(
-    config: Config,
+    config: Any,
     runs: list[dict[str, Any]],
     sweep_runs: list[dict[str, Any]],
     check_runs: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """summary.json: the CONTRACT's `runs`, per-arm numbers, the lr sweep and the input-scaling check."""
+    """summary.json (`config`: Study 3's `optim.Config`): the CONTRACT's `runs`, per-arm numbers, the lr
+    sweep and the input-scaling check."""
     arm_rows = [arm_summary(g, config.init_std) for g in _group(runs)]
     sweep_rows = [arm_summary(g, config.init_std) for g in _group(sweep_runs)]
     other = other_scaling(config.input_scaling)

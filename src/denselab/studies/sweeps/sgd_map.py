@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from denselab.io import last_finite
 from denselab.studies.sweeps.jobs import Job, make_job
 from denselab.studies.sweeps.optim_summary import outcome
-
-if TYPE_CHECKING:
-    from denselab.studies.sweeps.optim import Config
 
 # the map's names of the pixel scalings (summary.json) -> the study's (`base.SCALINGS`)
 MAP_SCALINGS = {"unit": "unit", "standard": "standardise"}
@@ -39,9 +36,10 @@ class Cell:
     job: Job
 
 
-def cells(config: Config) -> list[Cell]:
-    """Every (scaling, batch size, training images) x arm of the grid, in that order, with its job: plain SGD
-    at --sgd-lr, seed --seed, --map-epochs epochs, the main runs' test images."""
+def cells(config: Any) -> list[Cell]:
+    """Every (scaling, batch size, training images) x arm of the grid of `config` (Study 3's `optim.Config`),
+    in that order, with its job: plain SGD at --sgd-lr, seed --seed, --map-epochs epochs, the main runs' test
+    images."""
     if not config.sgd_map:
         return []
     out = []
@@ -65,7 +63,7 @@ def cells(config: Config) -> list[Cell]:
     return out
 
 
-def grid(config: Config) -> dict[str, Any]:
+def grid(config: Any) -> dict[str, Any]:
     """summary.json `sgd_map_grid`: the grid as the config fixed it."""
     return {
         "scalings": list(config.map_scalings),
@@ -81,7 +79,7 @@ def _setting(cell: Cell) -> dict[str, Any]:
     return {"scaling": cell.scaling, "batch_size": cell.batch_size, "train_size": cell.train_size}
 
 
-def summarise(config: Config, done: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def summarise(config: Any, done: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """`sgd_map` (one entry per cell and arm that did not fail), `sgd_map_grid`, `sgd_map_trend` and
     `sgd_map_runs` (each map run's per-epoch curves, for the figures) from the runs by job name."""
     entries, runs = [], []
