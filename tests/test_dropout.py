@@ -275,14 +275,14 @@ def test_shared_config_base_keeps_each_studys_defaults_and_help():
 
     d, o = dropout.Config(), optim.Config()
     assert isinstance(d, base.ArmConfig) and isinstance(o, base.ArmConfig)
-    assert (d.hidden_width, d.epochs, d.seeds, d.batch_size, d.train_subset) == (1024, 30, 1, 128, 5000)
+    assert (d.hidden_width, d.epochs, d.seeds, d.batch_size, d.train_subset) == (1024, 35, 1, 128, 5000)
     assert (o.hidden_width, o.epochs, o.batch_size, o.train_subset, o.trace_steps) == (512, 8, 64, 10000, 100)
     assert base.widths(d) == [784] + [1024] * 5 + [10]
     docs_d, docs_o = field_docs(dropout.Config), field_docs(optim.Config)
     assert "dropout masks" in docs_d["seed"] and "dropout masks" not in docs_o["seed"]
     assert docs_d["batch_size"] == "Images per optimiser step." and "main run" in docs_o["batch_size"]
     # --help and PRESET_HELP state the full preset's sizes from the presets themselves
-    assert "30 epochs, 1 seed(s)" in dropout.PRESET_HELP["full"] and set(dropout.PRESET_HELP) == {
+    assert "35 epochs, 1 seed(s)" in dropout.PRESET_HELP["full"] and set(dropout.PRESET_HELP) == {
         "full",
         "quick",
     }

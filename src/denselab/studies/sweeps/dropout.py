@@ -46,7 +46,7 @@ class Config(ArmConfig):
     arms: tuple[str, ...] = ARMS
     """Activation-init arms, each trained without and with dropout (from: sigmoid-xavier relu-he)."""
     hidden_width: int = 1024
-    epochs: int = 30
+    epochs: int = 35
     batch_size: int = 128
     train_subset: int | None = 5000
     trace_steps: int = 50
