@@ -126,20 +126,19 @@ def test_probes_show_vanishing_gradients(tiny_run):
     assert small["grad_ratio_first_last"]["mean"] < 1e-3 < he["grad_ratio_first_last"]["mean"]
 
 
-def test_the_sgd_map_covers_its_grid_with_the_studys_verdicts(tiny_run):
+def test_the_sgd_map_covers_its_grid_with_the_studys_verdicts(tiny_run, tiny):
     summary = _strict(tiny_run / "optim" / "summary.json")
+    config = tiny("optim")  # tiny_run's settings
     grid = summary["sgd_map_grid"]
-    quick = optim.PRESETS["quick"]
-    assert grid["batch_sizes"] == list(quick["map_batch_sizes"]) and grid["epochs"] == quick["map_epochs"]
-    assert grid["train_sizes"] == list(quick["map_train_sizes"]) and grid["scalings"] == ["unit", "standard"]
+    assert grid == sgd_map.grid(config)
+    assert grid["scalings"] == ["unit", "standard"] and grid["epochs"] == config.map_epochs
     cells = [(e["scaling"], e["batch_size"], e["train_size"], e["arm"]) for e in summary["sgd_map"]]
-    arms = TINY["arms"]
     assert cells == [
         (s, b, n, a)
         for s in grid["scalings"]
         for b in grid["batch_sizes"]
         for n in grid["train_sizes"]
-        for a in arms
+        for a in config.arms
     ]
     for entry, run in zip(summary["sgd_map"], summary["sgd_map_runs"]):
         stored = _strict(tiny_run / "optim" / run["run_file"])
