@@ -5,8 +5,9 @@ batched Studies 3 and 4). For a busy machine: run with OMP_WAIT_POLICY=PASSIVE s
     OMP_WAIT_POLICY=PASSIVE python benchmarks/arm_group_cputime.py dropout 1,6 --steps 8 --threads 2
 
 The groups are picked evenly across the study's full-preset jobs, trained for 2 epochs of `steps` batches
-(test images in the study's proportion, probes off) by `arms.train_group`; the second epoch's CPU seconds
-count, with FLOPs as `denselab bench` counts them (6 x parameters x training images + 2 x per evaluated image).
+(test images in the study's proportion, probes off) by `jobs.train_group`; the second epoch's CPU
+seconds count, with FLOPs as `denselab bench` counts them (6 x parameters x training images + 2 x per
+evaluated image).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 from denselab.bench import step_gemms
 from denselab.config import Runtime
 from denselab.models.mlp import build_mlp, count_parameters
-from denselab.studies import arms, dropout, optim
+from denselab.studies.sweeps import base, dropout, optim
+from denselab.studies.sweeps import jobs as job_table
 
 
 def main() -> None:
@@ -34,7 +36,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     runtime = Runtime("cpu", args.data_dir, quiet=True)
     if args.study == "optim":
-        main_jobs, sweep, _ = optim.jobs(optim.Config())  # the scaling check's runs use other data
+        main_jobs, sweep, _, _ = optim.jobs(optim.Config())  # the check and the map use other data
         jobs, test_per_train = main_jobs + sweep, 0.5
     else:
         jobs, test_per_train = dropout.jobs(dropout.Config()), 1.0
@@ -46,7 +48,7 @@ def main() -> None:
         )
         for j in jobs
     ]
-    data = arms.load_data(runtime, optim.Config(train_subset=n_train, test_subset=n_test))
+    data = base.load_data(runtime, optim.Config(train_subset=n_train, test_subset=n_test))
     params = count_parameters(build_mlp(jobs[0].widths))
     gemms = step_gemms([784] + [1024] * 5 + [10], 512, "cpu")
     gemm_flops = sum(f for _, f, _ in gemms)
@@ -64,7 +66,7 @@ def main() -> None:
 
     for size in (int(g) for g in args.groups.split(",")):
         group = [jobs[(i * len(jobs)) // size] for i in range(size)]
-        results = arms.train_group(group, data, runtime)
+        results = job_table.train_group(group, data, runtime)
         alive = [r for r in results if not r["diverged"]]
         flops = len(alive) * params * (6 * n_train + 2 * n_test + (2 * n_train if group[0].eval_train else 0))
         cpu = sum(r["epoch_cpu_seconds"][1] for r in alive)

@@ -1,5 +1,6 @@
 """CPU seconds of one forward + backward step of G same-shaped nets: the stacked-weight `baddbmm` code of
-`denselab.training.batched` against `torch.func.vmap` over `functional_call` (docs/BENCHMARKS.md, batched runs).
+`denselab.training.batched` against `torch.func.vmap` over `functional_call` (docs/BENCHMARKS.md, batched
+runs).
 
     python benchmarks/batched_vs_vmap.py [--runs 20] [--width 512] [--batch 64] [--threads 1]
 """

@@ -37,8 +37,9 @@ def main() -> None:
         )
         worst_acc, worst_loss = max(worst_acc, acc), max(worst_loss, loss)
         print(
-            f"{fa.stem:40s} final test accuracy {ra['test_accuracy'][-1]:.4f} before, {rb['test_accuracy'][-1]:.4f}"
-            f" after; largest per-epoch difference {acc:.4f} (accuracy), {loss:.1e} (relative test loss)"
+            f"{fa.stem:40s} final test accuracy {ra['test_accuracy'][-1]:.4f} before, "
+            f"{rb['test_accuracy'][-1]:.4f} after; largest per-epoch difference {acc:.4f} (accuracy), "
+            f"{loss:.1e} (relative test loss)"
         )
     print(f"worst: {worst_acc:.4f} accuracy, {worst_loss:.1e} relative test loss")
 

@@ -3,9 +3,10 @@
 Reads the run files of a finished `optim` and `dropout` folder, takes each job's measured CPU seconds of its
 training loop (`train_cpu_seconds`: with one torch thread per job, what the job takes on a core of its own),
 averages them per kind of job (the job's name without its seed; a kind not measured takes the mean of the
-measured jobs of its study with the same dropout setting, which have the same shapes), builds the job list of the full presets at
-`--seeds` seeds with the studies' own `jobs()`, and schedules it longest-first onto machines x cores one-thread
-slots (what Ray does with `--threads-per-job 1` when every job is queued at once). It prints the per-kind times
+measured jobs of its study with the same dropout setting, which have the same shapes), builds the job list of
+the full presets at `--seeds` seeds with the studies' own `jobs()`, and schedules it longest-first onto
+machines x cores one-thread slots (what Ray does with `--threads-per-job 1` when every job is queued at
+once). It prints the per-kind times
 and a Markdown table of projected training time (the makespan) per cluster shape.
 
     python benchmarks/scaling_projection.py --optim runs/optim --dropout runs/dropout --seeds 10
@@ -23,7 +24,7 @@ import heapq
 import json
 from pathlib import Path
 
-from denselab.studies import dropout, optim
+from denselab.studies.sweeps import dropout, optim
 
 
 def kind(name: str) -> str:

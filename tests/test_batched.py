@@ -1,12 +1,13 @@
-"""Batched training (`training.batched`, `arms.train_group`): a run trained in a group is the same run trained
-alone, and a group of one is the plain single-model path (`build_mlp` + `make_optimizer` + `fit`).
+"""Batched training (`training.batched`, `jobs.train_group`): a run trained in a group is the same run
+trained alone, and a group of one is the plain single-model path (`build_mlp` + `make_optimizer` + `fit`).
 
 Tolerance: per-epoch losses to a relative 1e-4, accuracies to one image. Float32 carries 24 bits (about 6e-8
 relative); a batched product may sum its K <= 1024 terms in another order than a single one, which moves a
-result by a few ulps (about 1e-6 relative after a layer, as measured: 3e-6 over two epochs in these tests), and
-training carries such differences forward without a blow-up over a few dozen steps at these learning rates.
-1e-4 leaves that margin and is still a thousand times below the differences the studies report (the third
-decimal of a loss). An accuracy may differ by one image whose two largest logits tie within the noise."""
+result by a few ulps (about 1e-6 relative after a layer, as measured: 3e-6 over two epochs in these tests),
+and training carries such differences forward without a blow-up over a few dozen steps at these learning
+rates. 1e-4 leaves that margin and is still a thousand times below the differences the studies report (the
+third decimal of a loss). An accuracy may differ by one image whose two largest logits tie within the
+noise."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from torch import nn
 
 from denselab.config import Runtime
 from denselab.models.mlp import build_mlp
-from denselab.studies import arms, dropout, optim
+from denselab.studies.sweeps import base, dropout, optim
+from denselab.studies.sweeps import jobs as job_table
 from denselab.training import fit, make_optimizer, seed_everything
 from denselab.training.batched import Member, RunStack, Shape, fit_group
 
@@ -40,10 +42,10 @@ def _close(a: list[float], b: list[float], n_images: int, key: str) -> None:
 @pytest.fixture(scope="module")
 def data(data_dir):
     runtime = Runtime(device="cpu", data_dir=str(data_dir), quiet=True)
-    return arms.load_data(runtime, optim.Config(train_subset=640, test_subset=320))
+    return base.load_data(runtime, optim.Config(train_subset=640, test_subset=320))
 
 
-def _jobs() -> list[arms.Job]:
+def _jobs() -> list[job_table.Job]:
     config = optim.Config(
         hidden_width=48,
         hidden_layers=3,
@@ -53,21 +55,22 @@ def _jobs() -> list[arms.Job]:
         probe_size=64,
         trace_steps=6,
     )
-    main, sweep, _ = optim.jobs(config)
-    # every arm under both optimisers, one seed each, plus lr 1e3 that blows ReLU + He up within the first epoch
+    main, sweep, _, _ = optim.jobs(config)
+    # every arm under both optimisers, one seed each, plus lr 1e3 that blows ReLU + He up in the first epoch
     picked = [j for j in main if j.seed == 0][::2] + [j for j in sweep][:2]
-    blow = [arms.make_job(config, "optim", "relu-he", 5, optimizer="sgd", lr=1e3)]
+    blow = [job_table.make_job(config, "optim", "relu-he", 5, optimizer="sgd", lr=1e3)]
     return picked + blow
 
 
 def test_a_run_in_a_group_equals_the_same_run_alone(data, data_dir):
     runtime = Runtime(device="cpu", data_dir=str(data_dir), quiet=True)
     jobs = _jobs()
-    assert len(arms.group_jobs(jobs)) == 1
-    together = arms.train_group(jobs, data, runtime)
+    assert len(job_table.group_jobs(jobs)) == 1
+    together = job_table.train_group(jobs, data, runtime)
+    assert [r["group_size"] for r in together] == [len(jobs)] * len(jobs)  # trained as one group
     assert any(r["diverged"] for r in together) and not all(r["diverged"] for r in together)
     for job, grouped in zip(jobs, together):
-        alone = arms.train_group([job], data, runtime)[0]
+        alone = job_table.train_group([job], data, runtime)[0]
         for key in CURVES:
             _close(grouped[key], alone[key], 320, f"{job.name} {key}")
         assert grouped["diverged"] == alone["diverged"] and grouped["diverged_at"] == alone["diverged_at"]
@@ -134,18 +137,19 @@ def test_batched_updates_are_torch_sgd_and_adam_per_run():
 
 
 def test_jobs_of_one_shape_form_one_group_in_order():
-    main, sweep, check = optim.jobs(
-        optim.Config()
-    )  # 40 + 5 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20
+    # 40 + 5 runs of 5x512: at most 32 MiB / (784 x 512 x 4 B) = 20 a group
+    main, sweep, check, _ = optim.jobs(optim.Config())
     assert check and {j.input_scaling for j in check}.isdisjoint(
         {j.input_scaling for j in main}
     )  # other data
-    assert arms.group_jobs(main + sweep + check) == [(main + sweep)[:20], (main + sweep)[20:], check]
-    assert [len(g) for g in arms.group_jobs(main + sweep, max_size=16)] == [13, 14, 13]
-    drop = dropout.jobs(dropout.Config())  # 12 runs of 5x1024: at most 8 a group
+    assert job_table.group_jobs(main + sweep + check) == [(main + sweep)[:20], (main + sweep)[20:], check]
+    assert [len(g) for g in job_table.group_jobs(main + sweep, max_size=16)] == [13, 14, 13]
+    drop = dropout.jobs(dropout.Config(seeds=3))  # 12 runs of 5x1024: at most 8 a group
     short = [
-        arms.make_job(dropout.Config(epochs=3), "dropout", "relu-he", 0, optimizer="adam", eval_train=True)
+        job_table.make_job(
+            dropout.Config(epochs=3), "dropout", "relu-he", 0, optimizer="adam", eval_train=True
+        )
     ]
-    assert arms.group_jobs(drop + short) == [drop[:6], drop[6:], short]
+    assert job_table.group_jobs(drop + short) == [drop[:6], drop[6:], short]
     small = optim.jobs(optim.Config(hidden_width=64))[0]  # 30 runs, 8 x 64 x 784 B a layer: one group
-    assert arms.group_jobs(small) == [small]
+    assert job_table.group_jobs(small) == [small]

@@ -1,6 +1,8 @@
-"""Where the studies' jobs run (denselab.studies.executor): local and Ray give the same run files; a killed
-driver resumes; a failing job is recorded, not fatal; one writer per --out. Ray starts once per test session,
-on 127.0.0.1 with 2 CPUs; the Ray tests skip where Ray is not installed (CI installs the `ray` extra)."""
+"""Where the studies' jobs run (denselab.studies.sweeps.executor): local and Ray give the same run files; a
+killed driver resumes to the numbers of an uninterrupted run; a failing job is recorded, not fatal; one writer
+per --out. Ray starts once per test session, on 127.0.0.1 with 2 CPUs; the Ray tests skip where Ray is not
+installed (CI installs the `ray` extra). Failures are injected from here: `jobs.train_group` is replaced
+(monkeypatch) by a wrapper defined inside a test function, which Ray pickles by value into its workers."""
 
 from __future__ import annotations
 
@@ -19,15 +21,26 @@ from denselab import cli
 from denselab.config import Runtime
 from denselab.errors import DenselabError
 from denselab.lock import LOCK_NAME
-from denselab.studies import executor
+from denselab.registry import REGISTRY
+from denselab.studies.sweeps import executor
+from denselab.studies.sweeps import jobs as job_table
 
 # how a job ran, not what it computed: the only entries of a run file allowed to differ between executors
 HOW_IT_RAN = {"epoch_seconds", "train_seconds", "train_cpu_seconds", "epoch_cpu_seconds", "group_size"}
+SRC = Path(__file__).resolve().parents[1] / "src"
+STALL_PLUGIN = Path(__file__).resolve().parent / "stall_plugin"  # its sitecustomize.py: a wait after 2 files
+
+
+def _child_env(*first: Path) -> dict[str, str]:
+    """The environment of a child `python -m denselab` of this checkout: this process's as it is now (a Ray
+    started by this session may have set what a driver needs to join it), PYTHONPATH `first` then src."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [*first, SRC]))}
 
 
 @pytest.fixture(scope="session")
 def ray_address() -> Any:
-    """A Ray for the whole session: this process is its driver; subprocesses join it at the yielded address."""
+    """A Ray for the whole session: this process is its driver; subprocesses join it at the yielded
+    address."""
     executor.loopback_only()  # 127.0.0.1 only
     ray = pytest.importorskip("ray")
     ray.init(
@@ -51,55 +64,63 @@ def _run_files(out: Path) -> dict[str, dict]:
     return files
 
 
-def _cmd(study: str, tiny_args, out: Path, *extra: str) -> list[str]:
-    return [study, *tiny_args(study), "--out", str(out), "--quiet", *extra]
+def _cmd(study: str, tiny_args, out: Path, data_dir: Path, *extra: str) -> list[str]:
+    return [study, *tiny_args(study), "--out", str(out), "--data-dir", str(data_dir), "--quiet", *extra]
+
+
+def _failing(fail: str, crash: str | None = None, marker: Path | None = None):
+    """A `jobs.train_group` that raises for a unit holding job `fail`, and (Ray) the first time a unit holding
+    job `crash` runs, creates `marker` and kills its own worker process, as an out-of-memory kill would."""
+    real = job_table.train_group
+
+    def work(jobs, data, runtime, desc="train"):
+        names = {job.name for job in jobs}
+        if crash in names and not marker.exists():
+            marker.touch()
+            os._exit(1)
+        if fail in names:
+            raise RuntimeError(f"job {fail} made to fail by the test")
+        return real(jobs, data, runtime, desc)
+
+    return work
 
 
 @pytest.mark.parametrize("study", ["optim", "dropout"])
-def test_ray_run_files_equal_local_ones(study, tmp_path, data_dir, tiny_args, ray_address):
-    # the same thread count (1: Ray's default; it changes the last bits); the groups differ (local: one of 4 runs,
-    # Ray on 2 CPUs: two of 2), which must not matter
+def test_ray_run_files_equal_local_ones(study, tmp_path, data_dir, tiny_args, tiny, ray_address):
+    # the same thread count (1: Ray's default; it changes the last bits); the groups differ (local: one of 4
+    # runs, Ray on 2 CPUs: two of 2), which must not matter
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    assert cli.main(_cmd(study, tiny_args, local, "--threads-per-job", "1")) == 0
-    assert cli.main(_cmd(study, tiny_args, on_ray, "--executor", "ray")) == 0
+    assert cli.main(_cmd(study, tiny_args, local, data_dir, "--threads-per-job", "1")) == 0
+    assert cli.main(_cmd(study, tiny_args, on_ray, data_dir, "--executor", "ray")) == 0
     a, b = _run_files(local), _run_files(on_ray)
-    assert len(a) == 4 and a == b
+    jobs = REGISTRY[study].module.jobs(tiny(study))  # optim: its parts, the SGD map's runs included
+    assert a == b and len(a) == (len(jobs) if study == "dropout" else sum(map(len, jobs)))
     cfg = [json.loads((d / "config.json").read_text()) for d in (local, on_ray)]
     assert cfg[0]["config"] == cfg[1]["config"] and cfg[1]["executor"] == "ray"
     assert not (on_ray / LOCK_NAME).exists()
 
 
-def test_sigkill_of_the_ray_driver_then_rerun_reuses_finished_jobs(
+def test_sigkill_of_the_ray_driver_then_rerun_gives_the_uninterrupted_numbers(
     tmp_path, data_dir, tiny_args, ray_address
 ):
-    out = tmp_path / "X"
-    args = _cmd(
-        "dropout",
-        tiny_args,
-        out,
-        "--epochs",
-        "3",
-        "--seeds",
-        "2",
-        "--group-size",
-        "2",
-        "--executor",
-        "ray",
-        "--ray-address",
-        ray_address,
-    )  # 4 groups on 2 slots: the kill lands between two waves
-    cmd = [sys.executable, "-m", "denselab", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out, whole = tmp_path / "X", tmp_path / "whole"
+    extra = ("--epochs", "3", "--seeds", "2", "--group-size", "2", "--executor", "ray")
+    args = _cmd("dropout", tiny_args, out, data_dir, *extra, "--ray-address", ray_address)
+    # 4 groups of 2 on 2 slots; the stall plugin holds the driver before its third run file
+    env = _child_env(STALL_PLUGIN)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "denselab", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.time() + 240
-        while not list((out / "runs").glob("*.json")) and proc.poll() is None and time.time() < deadline:
+        while len(list((out / "runs").glob("*.json"))) < 2 and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     finished = {p.name for p in (out / "runs").glob("*.json")}
-    assert 1 <= len(finished) < 8 and not (out / "summary.json").exists()
+    assert len(finished) == 2 and not (out / "summary.json").exists()
     for f in out.rglob("*"):  # complete files only: temp files are hidden and never end in .json
         assert f.is_dir() or f.name.startswith(".") or json.loads(f.read_text())
     assert cli.main(args) == 0
@@ -108,21 +129,18 @@ def test_sigkill_of_the_ray_driver_then_rerun_reuses_finished_jobs(
     assert not (out / LOCK_NAME).exists()
     # a temp file the kill cut short may stay, hidden (`.<name>.<random>.tmp`): never read as a result
     assert all(p.name.startswith(".") for p in out.rglob("*.tmp"))
+    # the same study never interrupted (local, 1 thread as on Ray): the same run files
+    assert cli.main(_cmd("dropout", tiny_args, whole, data_dir, *extra[:6], "--threads-per-job", "1")) == 0
+    assert _run_files(out) == _run_files(whole)
 
 
-def test_a_job_failing_inside_its_task_is_recorded_and_retried_on_rerun(
-    tmp_path, data_dir, tiny_args, ray_address, monkeypatch, capsys
-):
+def _check_failed_then_rerun(out: Path, rerun: list[str], tmp_path: Path, capsys) -> None:
+    """The optim folder `out` of a run where job adam-relu-he-s0 failed: the error line, the summary, the
+    report; then `rerun` (no failure) trains that job and reuses the rest."""
     from denselab.report.notebook import build_notebook
 
-    out = tmp_path / "X"
-    monkeypatch.setenv(executor.FAIL_JOB_ENV, "adam-relu-he-s0")
-    marker = tmp_path / "crashed"  # and a worker that dies under another job: Ray retries that task
-    monkeypatch.setenv(executor.CRASH_JOB_ENV, f"sgd-lr1-relu-he-s0={marker}")
-    assert cli.main(_cmd("optim", tiny_args, out, "--executor", "ray")) == 1
-    assert marker.exists() and (out / "runs" / "sgd-lr1-relu-he-s0.json").exists()
     err = capsys.readouterr().err.strip().splitlines()
-    assert "1 run(s) of `denselab optim` failed" in err[-1] and "adam-relu-he-s0: JobFailed" in err[-1]
+    assert "1 run(s) of `denselab optim` failed" in err[-1] and "adam-relu-he-s0: RuntimeError" in err[-1]
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["runs"]) == 3 and not (out / "runs" / "adam-relu-he-s0.json").exists()
     [failed] = summary["failed_runs"]
@@ -132,15 +150,35 @@ def test_a_job_failing_inside_its_task_is_recorded_and_retried_on_rerun(
         "relu",
         0,
     )
-    assert failed["error"].startswith("JobFailed: job adam-relu-he-s0 made to fail")
+    assert failed["error"] == "RuntimeError: job adam-relu-he-s0 made to fail by the test"
     (tmp_path / "optim").symlink_to(out)  # the report reads DIR/optim
     notebook = json.dumps(build_notebook(tmp_path))
-    assert "1 run(s) failed" in notebook and "`adam-relu-he-s0` **failed**: `JobFailed" in notebook
-    monkeypatch.delenv(executor.FAIL_JOB_ENV)
-    monkeypatch.delenv(executor.CRASH_JOB_ENV)
-    assert cli.main(_cmd("optim", tiny_args, out, "--executor", "ray")) == 0  # not "already complete"
+    assert "1 run(s) failed" in notebook and "`adam-relu-he-s0` **failed**: `RuntimeError" in notebook
+    assert cli.main(rerun) == 0  # not "already complete"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reused_runs"] == 3 and len(summary["runs"]) == 4 and summary["failed_runs"] == []
+
+
+def test_a_failing_job_is_recorded_and_trained_on_rerun(tmp_path, data_dir, tiny_args, monkeypatch, capsys):
+    out = tmp_path / "X"
+    args = _cmd("optim", tiny_args, out, data_dir, "--no-sgd-map")
+    with monkeypatch.context() as patch:
+        patch.setattr(job_table, "train_group", _failing("adam-relu-he-s0"))
+        assert cli.main(args) == 1
+    _check_failed_then_rerun(out, args, tmp_path, capsys)
+
+
+def test_a_job_failing_inside_its_ray_task_is_recorded_and_trained_on_rerun(
+    tmp_path, data_dir, tiny_args, ray_address, monkeypatch, capsys
+):
+    out, marker = tmp_path / "X", tmp_path / "crashed"
+    args = _cmd("optim", tiny_args, out, data_dir, "--no-sgd-map", "--executor", "ray")
+    # and a worker that dies under another job: Ray retries that task
+    with monkeypatch.context() as patch:
+        patch.setattr(job_table, "train_group", _failing("adam-relu-he-s0", "sgd-lr1-relu-he-s0", marker))
+        assert cli.main(args) == 1
+    assert marker.exists() and (out / "runs" / "sgd-lr1-relu-he-s0.json").exists()
+    _check_failed_then_rerun(out, args, tmp_path, capsys)
 
 
 def _toy_work(jobs: list[str], data: Any, runtime: Runtime) -> list[dict]:
@@ -193,9 +231,12 @@ def test_bad_executor_settings_exit_2(tmp_path, capsys, monkeypatch):
 
 def test_two_drivers_on_one_out_then_a_stale_lock_is_taken_over(tmp_path, data_dir, tiny_args, capsys):
     out = tmp_path / "X"
-    args = _cmd("dropout", tiny_args, out, "--epochs", "4")
+    args = _cmd("dropout", tiny_args, out, data_dir, "--epochs", "4")
     first = subprocess.Popen(
-        [sys.executable, "-m", "denselab", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "denselab", *args],
+        env=_child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.time() + 120

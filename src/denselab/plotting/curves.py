@@ -37,7 +37,7 @@ def _arm(run: dict[str, Any]) -> str:
     return f"{run['activation']}-{run['init']}"
 
 
-def _nan(values: Sequence[float | None]) -> np.ndarray:
+def as_array(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
 
@@ -46,7 +46,7 @@ def curve(run: dict[str, Any], key: str, with_initial: bool) -> np.ndarray:
     values = list(run[key][: run.get("epochs_completed", len(run[key]))])
     if with_initial:
         values = [run["initial"][key]] + values
-    return _nan(values)
+    return as_array(values)
 
 
 def band(
@@ -96,12 +96,12 @@ def band(
                 )
 
 
-def _integer_epochs(*axes) -> None:
+def integer_epochs(*axes) -> None:
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _divergence_legend(ax) -> None:
+def divergence_legend(ax) -> None:
     ax.plot(
         [],
         [],
@@ -114,10 +114,10 @@ def _divergence_legend(ax) -> None:
     )
 
 
-def _divergence_box(ax, runs: Sequence[dict[str, Any]], std: float = 0.01) -> None:
+def divergence_box(ax, runs: Sequence[dict[str, Any]], std: float = 0.01) -> None:
     """A text box naming, per arm, the global step at which each diverged seed's loss went non-finite."""
     lines = []
-    for arm, rs in _by_arm(runs).items():
+    for rs in by_arm(runs).values():
         steps = [
             str(r["diverged_at"]["global_step"]) for r in rs if r.get("diverged") and r.get("diverged_at")
         ]
@@ -136,14 +136,14 @@ def _divergence_box(ax, runs: Sequence[dict[str, Any]], std: float = 0.01) -> No
         )
 
 
-def _groups(runs: Sequence[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+def group_runs(runs: Sequence[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
     out: dict[tuple, list[dict[str, Any]]] = {}
     for r in runs:
         out.setdefault(tuple(r[k] for k in keys), []).append(r)
     return out
 
 
-def _seed_note(runs: Sequence[dict[str, Any]]) -> str:
+def seed_note(runs: Sequence[dict[str, Any]]) -> str:
     seeds = sorted({r["seed"] for r in runs})
     return (
         f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}: mean, min-max band"
@@ -152,152 +152,22 @@ def _seed_note(runs: Sequence[dict[str, Any]]) -> str:
     )
 
 
-# ------------------------------------------------------------------------------------------------- optim
+# ------------------------------------------------------------------------------------------------ shared
 
 
-def optim_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
-    """Per optimiser: training loss (log) and test accuracy per epoch for every arm; probes; first steps;
-    the lr sweep (beyond the assignment) when it was run."""
-    fig_dir = Path(fig_dir)
-    runs = summary["runs"]
-    std = _init_std(summary)
-    size = f"{summary['train_size']} training images, batch {summary['batch_size']}"
-    paths = []
-    for (opt, lr), group in _groups(runs, "optimizer", "lr").items():
-        name = f"SGD, lr {lr:g}, no momentum" if opt == "sgd" else "Adam (torch defaults)"
-        fig, (a_loss, a_acc) = plt.subplots(1, 2, figsize=(13, 4.8))
-        for arm, rs in _by_arm(group).items():
-            band(a_loss, rs, "train_loss", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
-            band(a_acc, rs, "test_accuracy", ARM_COLORS.get(arm, None), arm_title(rs[0], std))
-        _divergence_legend(a_loss)
-        _divergence_box(a_acc, group, std)
-        a_loss.set_yscale("log")
-        a_loss.set(
-            xlabel="epoch (0 = at initialisation)",
-            ylabel="training loss (cross-entropy, log scale)",
-            title="training loss",
-        )
-        a_acc.set(
-            xlabel="epoch (0 = at initialisation)",
-            ylabel="test accuracy (fraction)",
-            title="test accuracy",
-            ylim=(0, 1),
-        )
-        a_acc.axhline(0.1, color="black", lw=0.8, ls=":", label="chance (0.1)")
-        a_loss.legend(fontsize=8, loc="best")
-        a_acc.legend(fontsize=8, loc="lower right")
-        for ax in (a_loss, a_acc):
-            ax.grid(alpha=0.3, which="both")
-            ax.set_xlim(left=-0.1)
-        _integer_epochs(a_loss, a_acc)
-        fig.suptitle(f"Study 3 — {name}: 5x{_width(summary)} MLP on MNIST ({size}; {_seed_note(group)})")
-        fig.tight_layout()
-        paths.append(save_figure(fig, fig_dir / f"optim_{opt}.png"))
-    for (opt,), group in _groups(runs, "optimizer").items():
-        first = [rs[0] for rs in _by_arm(group).values()]
-        label = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam"
-        paths.append(
-            probe_figure(
-                first,
-                fig_dir / f"optim_probes_{opt}.png",
-                f"Study 3 — {label}: per-layer gradient norms and activations (seed {first[0]['seed']})",
-                std,
-            )
-        )
-    paths.append(first_steps_figure(runs, fig_dir / "optim_first_steps.png", std))
-    sweep = summary.get("lr_sweep") or {}
-    if sweep.get("enabled") and sweep.get("runs"):
-        paths.append(
-            lr_sweep_figure(
-                sweep["runs"] + [r for r in runs if r["optimizer"] == "sgd"],
-                fig_dir / "optim_lr_sweep.png",
-                std,
-            )
-        )
-    return paths
-
-
-def _init_std(summary: dict[str, Any]) -> float:
+def init_std_of(summary: dict[str, Any]) -> float:
     return float(summary.get("init_std", 0.01))
 
 
-def _width(summary: dict[str, Any]) -> int:
+def width_of(summary: dict[str, Any]) -> int:
     return summary["widths"][1]
 
 
-def _by_arm(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def by_arm(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         out.setdefault(_arm(r), []).append(r)
     return out
-
-
-def first_steps_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:
-    """Loss of every step over the first steps of each run (first seed), one panel per optimiser."""
-    groups = _groups(runs, "optimizer")
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
-    for ax, ((opt,), group) in zip(axes[0], groups.items()):
-        for arm, rs in _by_arm(group).items():
-            r = rs[0]
-            y = _nan(r["first_steps_loss"])
-            ax.plot(np.arange(1, len(y) + 1), y, color=ARM_COLORS.get(arm), label=arm_title(r, std), lw=1.4)
-            d = r.get("diverged_at")
-            if d and d["global_step"] <= len(y) + 1:
-                finite = y[np.isfinite(y)]
-                ax.plot(
-                    [d["global_step"]],
-                    [finite[-1] if len(finite) else 2.3],
-                    marker="X",
-                    ms=11,
-                    color=ARM_COLORS.get(arm),
-                    mec="black",
-                    ls="none",
-                    zorder=5,
-                )
-        _divergence_legend(ax)
-        ax.set_yscale("log")
-        name = f"SGD lr {group[0]['lr']:g}" if opt == "sgd" else "Adam (defaults)"
-        ax.set(
-            xlabel="optimiser step",
-            ylabel="training loss of the batch (log scale)",
-            title=f"{name}: the first {max(len(r['first_steps_loss']) for r in group)} steps "
-            f"(seed {group[0]['seed']})",
-        )
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.suptitle("Study 3 — where the runs start: per-step loss (X = first non-finite loss)")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def lr_sweep_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:
-    """Beyond the assignment: every arm under SGD at each swept learning rate (loss and test accuracy)."""
-    by_arm = _by_arm(runs)
-    lrs = sorted({r["lr"] for r in runs})
-    colors = {lr: LR_COLORS[i % len(LR_COLORS)] for i, lr in enumerate(lrs)}
-    fig, axes = plt.subplots(2, len(by_arm), figsize=(3.6 * len(by_arm), 6.6), squeeze=False, sharex=True)
-    for col, (arm, rs) in enumerate(by_arm.items()):
-        for lr in lrs:
-            sel = [r for r in rs if r["lr"] == lr]
-            if sel:
-                band(axes[0, col], sel, "train_loss", colors[lr], f"lr {lr:g}")
-                band(axes[1, col], sel, "test_accuracy", colors[lr], f"lr {lr:g}")
-        axes[0, col].set(title=arm_title(rs[0], std), yscale="log")
-        axes[1, col].set(xlabel="epoch (0 = at initialisation)", ylim=(0, 1))
-        axes[1, col].axhline(0.1, color="black", lw=0.8, ls=":")
-        for ax in axes[:, col]:
-            ax.grid(alpha=0.3, which="both")
-        _integer_epochs(*axes[:, col])
-    axes[0, 0].set_ylabel("training loss (log scale)")
-    axes[1, 0].set_ylabel("test accuracy (fraction)")
-    _divergence_legend(axes[0, 0])
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(
-        "Study 3, BEYOND THE ASSIGNMENT: the arms under plain SGD at several learning rates "
-        "(the assignment fixes lr 1.0)"
-    )
-    fig.tight_layout()
-    return save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------------------------ probes
@@ -311,19 +181,19 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
         for p in r["probes"]:
             color = PROBE_COLORS.get(p["label"], "black")
             lab = p["label"] if p["label"].startswith("step") else f"{p['label']} (step {p['step']})"
-            g = _nan(p["grad_norm"])
+            g = as_array(p["grad_norm"])
             axes[0, col].plot(np.arange(1, len(g) + 1), g, marker="o", ms=3, color=color, label=lab)
             act = p["activation"]
-            m = _nan(act["mean"])
+            m = as_array(act["mean"])
             axes[1, col].plot(np.arange(1, len(m) + 1), m, marker="o", ms=3, color=color, label=lab)
             key = "saturated" if "saturated" in act else "dead"
-            f = _nan(act.get(key, []))
+            f = as_array(act.get(key, []))
             axes[2, col].plot(np.arange(1, len(f) + 1), f, marker="o", ms=3, color=color, label=lab)
         head = arm_title(r, std) + (", dropout" if r.get("dropout") else "")
         d = r.get("diverged_at") if r.get("diverged") else None
         if d:
             head += f"\n(diverged at step {d['global_step']})"
-            g = _nan(d.get("last_finite_grad_norm") or [])
+            g = as_array(d.get("last_finite_grad_norm") or [])
             if d.get("last_finite_grad_step") and d["last_finite_grad_step"] > 1:
                 axes[0, col].plot(
                     np.arange(1, len(g) + 1),
@@ -361,13 +231,14 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
 
 
 def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
-    """Train (solid) and test (dashed) loss and accuracy per epoch for each arm, without/with dropout; probes."""
+    """Train (solid) and test (dashed) loss and accuracy per epoch for each arm, without and with dropout;
+    probes."""
     fig_dir = Path(fig_dir)
     runs = summary["runs"]
-    by_arm = _by_arm(runs)
+    per_arm = by_arm(runs)
     colors = {False: "tab:red", True: "tab:blue"}
-    fig, axes = plt.subplots(2, len(by_arm), figsize=(6.5 * len(by_arm), 8.2), squeeze=False)
-    for col, (arm, rs) in enumerate(by_arm.items()):
+    fig, axes = plt.subplots(2, len(per_arm), figsize=(6.5 * len(per_arm), 8.2), squeeze=False)
+    for col, rs in enumerate(per_arm.values()):
         for use in (False, True):
             sel = [r for r in rs if r["dropout"] == use]
             if not sel:
@@ -393,7 +264,7 @@ def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
                     with_initial=False,
                 )
         axes[0, col].set(
-            title=f"{arm_title(rs[0])} ({_seed_note([r for r in rs if not r['dropout']])})",
+            title=f"{arm_title(rs[0])} ({seed_note([r for r in rs if not r['dropout']])})",
             yscale="log",
             ylabel="cross-entropy loss (log scale)",
         )
@@ -401,17 +272,17 @@ def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
         for ax in axes[:, col]:
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=8)
-        _integer_epochs(*axes[:, col])
+        integer_epochs(*axes[:, col])
     rates = summary.get("dropout_rates") or []
     fig.suptitle(
-        f"Study 4 — 5x{_width(summary)} MLP, Adam, {summary['train_size']} training images: "
+        f"Study 4 — 5x{width_of(summary)} MLP, Adam, {summary['train_size']} training images: "
         f"train (solid) vs test (dashed), dropout rates {', '.join(f'{p:g}' for p in rates)} "
         f"(measured with dropout off)"
     )
     fig.tight_layout()
     paths = [save_figure(fig, fig_dir / "dropout_curves.png")]
     first = [
-        min(rs, key=lambda r: r["seed"]) for rs in _groups(runs, "activation", "init", "dropout").values()
+        min(rs, key=lambda r: r["seed"]) for rs in group_runs(runs, "activation", "init", "dropout").values()
     ]
     paths.append(
         probe_figure(

@@ -25,7 +25,8 @@ def _fused(cls: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimi
     """Constructor of an Adam-family optimiser that uses torch's fused kernel (one pass over every tensor
     per step) unless the caller picks an implementation. The default for-loop update makes ~10 elementwise
     passes over each weight matrix, about a tenth of a 5x1024 step at batch 512 on CPU. Same update, same
-    seeds; falls back to the default where the fused kernel is unavailable (torch < 2.4 on CPU, other devices)."""
+    seeds; falls back to the default where the fused kernel is unavailable (torch < 2.4 on CPU, other
+    devices)."""
 
     def make(params, lr: float = 1e-3, **kw) -> torch.optim.Optimizer:
         params = list(params)

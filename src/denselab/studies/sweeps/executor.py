@@ -1,14 +1,15 @@
 """Where a study's training jobs run. A study hands over *units* (lists of jobs trained by one call of `work`,
-e.g. `arms.train_group`; a unit of one job is the single-run path), cut to fit the number of slots (tasks that
-run at once), and gets a callback per finished job, so the driver writes each result file as soon as it exists.
+e.g. `jobs.train_group`; a unit of one job is the single-run path), cut to fit the number of slots (tasks
+that run at once), and gets a callback per finished job, so the driver writes each result file as soon as it
+exists.
 
 - `local`: this process, one unit after another (today's behaviour), torch using `threads` threads.
 - `ray`: every unit is a Ray task (https://docs.ray.io) asking for `threads` CPUs, or one GPU on CUDA. The
   data goes into Ray's object store once (`ray.put`), so each node receives it once and its workers map it
   without copying. A task whose worker process dies is retried (`max_retries`); a task that raises is not.
 
-Either way a unit that fails for good is reported with its error instead of stopping the study; a failed unit of
-several jobs is first split and its jobs rerun one by one, so only the job that fails is reported failed.
+Either way a unit that fails for good is reported with its error instead of stopping the study; a failed unit
+of several jobs is first split and its jobs rerun one by one, so only the job that fails is reported failed.
 Ray is an optional extra, imported only here and only for `ray`.
 """
 
@@ -31,11 +32,6 @@ from denselab.config import RAY_INSTALL_HINT, Runtime, check_runtime
 from denselab.errors import DenselabError
 
 MAX_RETRIES = 3  # Ray reruns a task this many times when its worker process dies (not when the task raises)
-# Test-only hooks, read by the driver and handed to the tasks. FAIL: a task whose unit holds the job named here
-# raises inside the task (any executor). CRASH (Ray only), "NAME=PATH": the first task holding job NAME creates
-# PATH and kills its own worker process, as an out-of-memory kill would; Ray then retries the task.
-FAIL_JOB_ENV = "DENSELAB_TEST_FAIL_JOB"
-CRASH_JOB_ENV = "DENSELAB_TEST_CRASH_JOB_ONCE"
 
 Job = Any  # whatever `work` trains (a study's job); the executor only passes it on
 Unit = Sequence[tuple[str, Job]]  # (job name, job) pairs that one call of `work` trains together
@@ -44,10 +40,6 @@ Work = Callable[
     [list[Job], Any, Runtime], list[dict[str, Any]]
 ]  # (jobs, data, runtime) -> one result per job
 OnResult = Callable[[str, Job, "dict[str, Any] | None", "str | None"], None]  # (name, job, result, error)
-
-
-class JobFailed(RuntimeError):
-    """Raised inside a task by the test-only hook `DENSELAB_TEST_FAIL_JOB`."""
 
 
 def default_threads(executor: str) -> int:
@@ -70,8 +62,8 @@ def run_units(
     good (error: one line).
 
     `data_fn(runtime)` is called once, before the first unit (for `ray` with the device set to cpu: the driver
-    needs no GPU). `done_before` jobs (finished earlier) start the progress bar. Raises DenselabError for a bad
-    runtime, a missing Ray, an unreachable cluster or a CUDA run on a cluster without GPUs."""
+    needs no GPU). `done_before` jobs (finished earlier) start the progress bar. Raises DenselabError for a
+    bad runtime, a missing Ray, an unreachable cluster or a CUDA run on a cluster without GPUs."""
     check_runtime(runtime)
     threads = runtime.threads_per_job or default_threads(runtime.executor)
     run = _run_ray if runtime.executor == "ray" else _run_local
@@ -128,10 +120,8 @@ def _error_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-def _train_unit(work: Work, unit: Unit, data: Any, runtime: Runtime, fail_job: str | None) -> list[dict]:
-    """What one task runs: the test hook, then `work` on the unit's jobs (one result per job, in order)."""
-    if fail_job is not None and any(name == fail_job for name, _ in unit):
-        raise JobFailed(f"job {fail_job} made to fail by ${FAIL_JOB_ENV} (test hook)")
+def _train_unit(work: Work, unit: Unit, data: Any, runtime: Runtime) -> list[dict]:
+    """What one task runs: `work` on the unit's jobs (one result per job, in order)."""
     results = work([job for _, job in unit], data, runtime)
     if len(results) != len(unit):
         raise RuntimeError(f"training returned {len(results)} results for {len(unit)} jobs")
@@ -177,13 +167,12 @@ def _run_local(
     if not queue:
         return
     data = data_fn(runtime)
-    fail_job = os.environ.get(FAIL_JOB_ENV)
     with _torch_threads(threads), _progress(queue, done_before, runtime.quiet) as bar:
         while queue:
             unit = queue.pop(0)
             bar.show(running=len(unit), queued=sum(map(len, queue)))
             try:
-                outcome: list[dict] | BaseException = _train_unit(work, unit, data, runtime, fail_job)
+                outcome: list[dict] | BaseException = _train_unit(work, unit, data, runtime)
             except (KeyboardInterrupt, DenselabError):
                 raise
             except Exception as e:  # recorded as this job's failure; the study goes on
@@ -252,7 +241,8 @@ def connect(address: str | None, quiet: bool = False) -> bool:
 
 
 def _to_numpy(data: Any) -> Any:
-    """`data` with every tensor as a CPU numpy array: Ray stores those once per node and maps them zero-copy."""
+    """`data` with every tensor as a CPU numpy array: Ray stores those once per node and maps them
+    zero-copy."""
     if isinstance(data, torch.Tensor):
         return data.detach().cpu().numpy()
     if isinstance(data, (tuple, list)):
@@ -276,17 +266,10 @@ def _ray_task(
     data: Any,
     runtime: Runtime,
     threads: int,
-    fail_job: str | None,
-    crash_once: str | None,
 ) -> list[dict]:
     """Body of one Ray task (a worker process): `threads` torch threads, the shared data as tensors."""
-    if crash_once:
-        name, _, marker = crash_once.partition("=")
-        if any(n == name for n, _ in unit) and not os.path.exists(marker):
-            open(marker, "w").close()
-            os._exit(1)
     torch.set_num_threads(threads)
-    return _train_unit(work, unit, _to_torch(data, runtime.device), runtime, fail_job)
+    return _train_unit(work, unit, _to_torch(data, runtime.device), runtime)
 
 
 def _slots(ray, threads: int, gpu: bool) -> int:
@@ -340,12 +323,11 @@ def _dispatch(
     )
     task_runtime = dataclasses.replace(runtime, quiet=True)  # no progress bars from the workers
     data_ref = ray.put(_to_numpy(data_fn(dataclasses.replace(runtime, device="cpu"))))  # once, for every task
-    fail_job, crash_once = os.environ.get(FAIL_JOB_ENV), os.environ.get(CRASH_JOB_ENV)
     pending: dict[Any, Unit] = {}
 
     def submit(batch: list[Unit]) -> None:
         for unit in batch:
-            pending[task.remote(work, unit, data_ref, task_runtime, threads, fail_job, crash_once)] = unit
+            pending[task.remote(work, unit, data_ref, task_runtime, threads)] = unit
 
     submit(units)
     while pending:
