@@ -55,6 +55,9 @@ TINY: dict[str, dict[str, Any]] = {
         seeds=1,
         lr_sweep=False,
         scaling_check=False,
+        map_batch_sizes=(50,),
+        map_train_sizes=(300, 600),
+        map_epochs=1,
     ),
     "dropout": dict(
         hidden_width=64,

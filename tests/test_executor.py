@@ -137,7 +137,7 @@ def test_sigkill_of_the_ray_driver_then_rerun_gives_the_uninterrupted_numbers(
 def _check_failed_then_rerun(out: Path, rerun: list[str], tmp_path: Path, capsys) -> None:
     """The optim folder `out` of a run where job adam-relu-he-s0 failed: the error line, the summary, the
     report; then `rerun` (no failure) trains that job and reuses the rest."""
-    from denselab.report.notebook import build_notebook
+    from denselab.reporting.notebook import build_notebook
 
     err = capsys.readouterr().err.strip().splitlines()
     assert "1 run(s) of `denselab optim` failed" in err[-1] and "adam-relu-he-s0: RuntimeError" in err[-1]

@@ -28,7 +28,7 @@ RANKS: dict[str, int] = {
     "denselab.studies": 6,
     "denselab.provenance": 1,
     "denselab.registry": 7,
-    "denselab.report": 8,
+    "denselab.reporting": 8,
     "denselab.pipeline": 9,
     "denselab.bench": 10,
     "denselab.api": 10,
@@ -149,7 +149,7 @@ def test_the_parser_sees_imports_inside_functions_and_both_forms(tmp_path: Path)
     assert "denselab.registry" in edges["denselab.cli"]  # from denselab.registry import ...
     # from denselab.studies import mnist (a module)
     assert "denselab.studies.mnist" in edges["denselab.registry"]
-    assert "denselab.report" in edges["denselab.pipeline"]
+    assert "denselab.reporting" in edges["denselab.pipeline"]
     assert "denselab.studies.denoise.commands" in edges["denselab.cli.commands"]  # imported inside a function
     assert "denselab.cli" in edges["denselab.__main__"]
     fake = tmp_path / "fake.py"

@@ -14,10 +14,10 @@ import nbformat
 import pytest
 
 from denselab.cli import main
-from denselab.report import code
-from denselab.report.notebook import build_notebook
-from denselab.report.render import MATHJAX_CDN, external_refs
-from denselab.report.results import StudyResults
+from denselab.reporting import code
+from denselab.reporting.notebook import build_notebook
+from denselab.reporting.render import MATHJAX_CDN, external_refs
+from denselab.reporting.results import StudyResults
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PDFTOTEXT = shutil.which("pdftotext")

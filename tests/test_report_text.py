@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from denselab.registry import REGISTRY
-from denselab.report import fmt, sections, text
-from denselab.report.notebook import SECTIONS
-from denselab.report.results import StudyResults
+from denselab.reporting import fmt, sections, text
+from denselab.reporting.notebook import SECTIONS
+from denselab.reporting.results import StudyResults
 
 
 def study(name: str, summary: dict, preset: str = "full", **config: Any) -> StudyResults:

@@ -58,7 +58,7 @@ def run(
 def report(run_dir: str | os.PathLike, quiet: bool = True) -> Path:
     """Build `run_dir`/report.ipynb and report.html from the study results in `run_dir` (the folder
     `denselab all` writes, or one study's `out`); trains nothing. Returns the HTML file's path."""
-    from denselab.report import build_report
+    from denselab.reporting import build_report
 
     with out_lock(run_dir, "report", create=False):
         paths = build_report(run_dir, quiet=quiet)

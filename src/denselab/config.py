@@ -23,7 +23,7 @@ from denselab.errors import DenselabError
 from denselab.io import json_roundtrip, read_json, write_json
 
 PRESET_NAMES = ("quick", "full")
-EXECUTORS = ("local", "ray")  # where the training jobs of optim and dropout run (denselab.studies.executor)
+EXECUTORS = ("local", "ray")  # where optim and dropout jobs run (studies/sweeps/executor.py)
 RAY_INSTALL_HINT = "--executor ray needs Ray: pip install 'denselab[ray]'"
 
 

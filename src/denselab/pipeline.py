@@ -82,7 +82,7 @@ def run_all(
     A study that fails on bad input while running does not stop the others either: the report is built
     and DenselabError raised at the end (exit 2). Training runs that failed for good are shown as failed
     in the report and raised at the end as RunsFailed (exit 1). Holds OUT's lock."""
-    from denselab.report import build_report
+    from denselab.reporting import build_report
 
     out = Path(out_dir)
     skipped, failures, failed_runs = [], [], []

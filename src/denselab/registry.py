@@ -18,7 +18,7 @@ from typing import Any
 from denselab.config import Runtime, field_docs
 from denselab.data import audio, speech_metrics
 from denselab.models import mlp
-from denselab.studies import denoise, dropout, mnist, optim
+from denselab.studies import denoise, mnist
 from denselab.studies.denoise import augment as denoise_augment
 from denselab.studies.denoise import data as denoise_data
 from denselab.studies.denoise import evaluate as denoise_evaluate
@@ -28,7 +28,8 @@ from denselab.studies.denoise import train as denoise_train
 from denselab.studies.mnist import introspect as mnist_introspect
 from denselab.studies.mnist import settings as mnist_settings
 from denselab.studies.mnist import train as mnist_train
-from denselab.training import batched, loop
+from denselab.studies.sweeps import comparison, dropout, jobs, optim, optim_summary, sgd_map
+from denselab.training import batched, loop, stack
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ REGISTRY: dict[str, Study] = {
             "optim",
             optim,
             "Study 3: initialisation x activation under plain SGD (lr 1.0) and Adam, 5x512 nets",
-            recorded=(optim, batched, mlp),
+            recorded=(optim, optim_summary, sgd_map, jobs, batched, stack, mlp),
             jobs=True,
         ),
         Study(
@@ -123,7 +124,7 @@ REGISTRY: dict[str, Study] = {
             "dropout",
             dropout,
             "Study 4: sigmoid+Xavier and ReLU+He, with and without dropout, 5x1024 nets, Adam",
-            recorded=(dropout, batched, mlp),
+            recorded=(dropout, comparison, jobs, batched, stack, mlp),
             jobs=True,
         ),
     )

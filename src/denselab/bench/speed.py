@@ -14,7 +14,7 @@ from denselab.config import Runtime
 from denselab.errors import DenselabError
 from denselab.pipeline import run_study
 from denselab.registry import REGISTRY
-from denselab.report import build_report
+from denselab.reporting import build_report
 
 
 def _train_denoiser(out: Path, preset: str, runtime: Runtime, seed: int) -> tuple[Path | None, str]:

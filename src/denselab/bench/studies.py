@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from denselab.studies import arms  # Studies 3 and 4: jobs, grouping, grouped training, their data
+from denselab.studies.sweeps import base, jobs  # Studies 3 and 4: jobs, grouping, grouped training, data
 
-group_jobs = arms.group_jobs
-train_group = arms.train_group
-load_arm_data = arms.load_data
+group_jobs = jobs.group_jobs
+train_group = jobs.train_group
+load_arm_data = base.load_data
 
 
 def apply_files(model: str, inputs: list[str], out_dir: str, device: str) -> list[Path]:

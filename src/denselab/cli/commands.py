@@ -71,7 +71,7 @@ def cmd_all(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from denselab.report import build_report
+    from denselab.reporting import build_report
 
     with out_lock(args.dir, "report", create=False):
         paths = build_report(args.dir, quiet=args.quiet)

@@ -223,6 +223,17 @@ def check_mnist_folder(folder: str | os.PathLike, complete: bool = True) -> None
             _check_labels(folder, split, read_idx(_find(folder, name)))
 
 
+def check_download_folder(folder: str | os.PathLike) -> None:
+    """The default MNIST folder may be absent or incomplete (the missing files are downloaded), but what is
+    there must be readable: DenselabError otherwise. Writes nothing."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise DenselabError(f"{folder} (where MNIST is downloaded) exists and is not a folder")
+    check_mnist_folder(folder, complete=False)
+
+
 def load_mnist(folder: str | os.PathLike, download: bool = True) -> Mnist:
     """Load and validate the four IDX files from `folder`, downloading them first when absent."""
     folder = Path(folder)

@@ -19,7 +19,7 @@ import numpy as np
 from torch import nn
 
 from denselab.config import Runtime
-from denselab.data.mnist import check_mnist_folder
+from denselab.data.mnist import check_download_folder, check_mnist_folder
 from denselab.errors import DenselabError
 from denselab.io import read_json, save_npz, write_json
 from denselab.studies.mnist.introspect import (
@@ -85,13 +85,12 @@ def check_inputs(config: Config, data_dir: Path) -> None:
     `<data_dir>/mnist` may be absent or incomplete (the missing files are downloaded), but a file present
     there must be readable. Reads headers and label files only."""
     folder, may_download = mnist_folder(config, data_dir)
-    if not may_download and not folder.is_dir():
-        raise DenselabError(f"--mnist-dir {folder} is not a folder")
-    if may_download and not folder.exists():
+    if may_download:
+        check_download_folder(folder)
         return
-    if may_download and not folder.is_dir():
-        raise DenselabError(f"{folder} (where MNIST is downloaded) exists and is not a folder")
-    check_mnist_folder(folder, complete=not may_download)
+    if not folder.is_dir():
+        raise DenselabError(f"--mnist-dir {folder} is not a folder")
+    check_mnist_folder(folder)
 
 
 def _logger(runtime: Runtime):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from denselab.config import Runtime
+from denselab.data.mnist import check_download_folder
 from denselab.errors import DenselabError
 from denselab.io import last_finite, write_json
 from denselab.models.mlp import arm_label, dropout_rates
@@ -224,4 +225,6 @@ def summarise(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def check_inputs(config: Config, data_dir: Path) -> None:
-    """Nothing to check: MNIST is read from <data-dir>/mnist and downloaded there when absent."""
+    """DenselabError when <data-dir>/mnist holds a file that cannot be read (it may be absent: it is
+    downloaded); writes nothing."""
+    check_download_folder(Path(data_dir) / "mnist")

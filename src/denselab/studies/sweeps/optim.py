@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from denselab.config import Runtime
+from denselab.data.mnist import check_download_folder
 from denselab.errors import DenselabError
 from denselab.io import write_json
 from denselab.studies.sweeps import sgd_map
@@ -200,4 +201,6 @@ def run(config: Config, out_dir: Path, runtime: Runtime | None = None) -> dict[s
 
 
 def check_inputs(config: Config, data_dir: Path) -> None:
-    """Nothing to check: MNIST is read from <data-dir>/mnist and downloaded there when absent."""
+    """DenselabError when <data-dir>/mnist holds a file that cannot be read (it may be absent: it is
+    downloaded); writes nothing."""
+    check_download_folder(Path(data_dir) / "mnist")

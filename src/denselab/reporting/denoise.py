@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from denselab.report.fmt import dicts, finite
-from denselab.report.results import StudyResults, figure_map, rel
+from denselab.reporting.fmt import dicts, finite
+from denselab.reporting.results import StudyResults, figure_map, rel
 
 TITLE = "Problem 2 — Speech denoising using deep learning"
 NUMBER = 2

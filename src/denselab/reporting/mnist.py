@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from denselab.report.fmt import dicts, finite, mean
-from denselab.report.results import StudyResults
+from denselab.reporting.fmt import dicts, finite, mean
+from denselab.reporting.results import StudyResults
 
 TITLE = "Problem 1 — A detailed view to MNIST classification"
 NUMBER = 1

@@ -23,8 +23,8 @@ import jinja2
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
-from denselab.report import code, fmt
-from denselab.report.results import StudyResults, figure_map, rel
+from denselab.reporting import code, fmt
+from denselab.reporting.results import StudyResults, figure_map, rel
 
 Cell = nbformat.NotebookNode
 TEMPLATES = Path(__file__).with_name("templates")

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_notebook
 
-from denselab.report import code, denoise, dropout, mnist, optim, sections, text
-from denselab.report.results import find_results
+from denselab.reporting import code, denoise, dropout, mnist, optim, sections, text
+from denselab.reporting.results import find_results
 from denselab.version import __version__
 
 # each study's section: the module of this package named after it (its values) and templates/<name>.md.j2

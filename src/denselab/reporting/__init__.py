@@ -40,8 +40,8 @@ def build_report(
 
     Studies that have not been run get a note saying what they need (`skipped`: {study: why}, when the
     caller knows). Returns the paths written."""
-    from denselab.report.notebook import build_notebook
-    from denselab.report.render import MATHJAX_CDN, cell_errors, execute, external_refs, to_html
+    from denselab.reporting.notebook import build_notebook
+    from denselab.reporting.render import MATHJAX_CDN, cell_errors, execute, external_refs, to_html
 
     root = Path(dir)
     say = (lambda msg: None) if quiet else (lambda msg: print(f"denselab report: {msg}", file=sys.stderr))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from denselab.report.fmt import dicts
-from denselab.report.results import StudyResults
+from denselab.reporting.fmt import dicts
+from denselab.reporting.results import StudyResults
 
 TITLE = "Problem 4 — Dropout"
 NUMBER = 4

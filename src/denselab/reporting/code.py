@@ -16,7 +16,7 @@ from typing import Any
 
 from denselab.provenance import SNAPSHOT, source_text
 from denselab.registry import REGISTRY
-from denselab.report.results import StudyResults, read_json
+from denselab.reporting.results import StudyResults, read_json
 
 MAX_LINES = 16  # an excerpt longer than this is cut (the appendix has the whole function)
 

@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from denselab.report.fmt import dicts, finite, mean
-from denselab.report.results import StudyResults
+from denselab.reporting.fmt import dicts, finite, mean
+from denselab.reporting.results import StudyResults
 
 TITLE = "Problem 3 — Adult optimization: initialisation × activation × optimiser"
 NUMBER = 3

@@ -7,8 +7,8 @@ from typing import Any
 
 from denselab.data.mnist import MNIST_FILES
 from denselab.registry import REGISTRY
-from denselab.report import fmt, text
-from denselab.report.results import StudyResults
+from denselab.reporting import fmt, text
+from denselab.reporting.results import StudyResults
 
 SOFTWARE = (("denselab_version", "denselab"), ("torch_version", "torch"), ("python_version", "Python"))
 
