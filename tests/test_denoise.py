@@ -301,7 +301,7 @@ def _model_file(kind: str, tiny_model: Path, path: Path) -> Path:
         ("mnist", ["is a denselab mnist"]),
         ("newer", ["version 5", "upgrade denselab"]),
         ("older", ["version 3", f"{MODEL_VERSION}", "retrain it with `denselab denoise train`"]),
-        ("older_header", ["version 1", f"{MODEL_VERSION}", "retrain it with `denselab denoise train`"]),
+        ("older_header", ["older denselab", f"{MODEL_VERSION}", "retrain it with `denselab denoise train`"]),
     ],
 )
 def test_bad_model_file(tiny_model: Path, tmp_path: Path, capsys, kind: str, messages: list[str]) -> None:

@@ -153,7 +153,7 @@ def _check_failed_then_rerun(out: Path, rerun: list[str], tmp_path: Path, capsys
     assert failed["error"] == "RuntimeError: job adam-relu-he-s0 made to fail by the test"
     (tmp_path / "optim").symlink_to(out)  # the report reads DIR/optim
     notebook = json.dumps(build_notebook(tmp_path))
-    assert "1 run(s) failed" in notebook and "`adam-relu-he-s0` **failed**: `RuntimeError" in notebook
+    assert "1 run failed" in notebook and "`adam-relu-he-s0` **failed**: `RuntimeError" in notebook
     assert cli.main(rerun) == 0  # not "already complete"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reused_runs"] == 3 and len(summary["runs"]) == 4 and summary["failed_runs"] == []

@@ -323,8 +323,11 @@ def test_load_model_rejects_missing_and_foreign_files(tmp_path):
     with pytest.raises(DenselabError, match="mnist model version 0"):
         load_model(tmp_path / "old.pt")
     save_torch(tmp_path / "den.pt", {"kind": "denselab-denoiser", "format": 1})
+    with pytest.raises(DenselabError, match="written by an older denselab; .* reads mnist model version"):
+        load_model(tmp_path / "den.pt")  # the header layout of a denselab before 0.1
+    save_torch(tmp_path / "den4.pt", {"format": "denselab-denoiser", "version": 4})
     with pytest.raises(DenselabError, match="denoiser model, not a mnist model"):
-        load_model(tmp_path / "den.pt")
+        load_model(tmp_path / "den4.pt")
 
 
 def test_any_idx_dataset_with_other_image_size_works(tmp_path):

@@ -75,7 +75,7 @@ def _preset_help(preset: str) -> str:
     return (
         f"the assignment's four nets (5x{c.hidden_width}, Adam, dropout {c.input_dropout:g} on the pixels "
         f"and {c.hidden_dropout:g} on every later layer's input) on {c.train_subset} training images, batch "
-        f"{c.batch_size}, {c.epochs} epochs, {c.seeds} seed(s)"
+        f"{c.batch_size}, {c.epochs} epochs, {c.seeds} seed{'s' if c.seeds != 1 else ''}"
     )
 
 

@@ -101,7 +101,8 @@ def _preset_help(preset: str) -> str:
     cells = len(c.map_scalings) * len(c.map_batch_sizes) * len(c.map_train_sizes)
     return (
         f"the assignment's runs (plain SGD lr {c.sgd_lr:g}, Adam) on {c.train_subset} training images, "
-        f"batch {c.batch_size}, {c.epochs} epochs, {c.seeds} seed(s); beyond the assignment: SGD at lr "
+        f"batch {c.batch_size}, {c.epochs} epochs, {c.seeds} seed{'s' if c.seeds != 1 else ''}; beyond the "
+        f"assignment: SGD at lr "
         f"{', '.join(f'{lr:g}' for lr in c.sweep_lrs)}, the other pixel scaling, and the SGD map "
         f"({cells} settings x {len(c.arms)} arms, {c.map_epochs} epochs, 1 seed)"
     )
