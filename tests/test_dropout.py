@@ -282,9 +282,9 @@ def test_shared_config_base_keeps_each_studys_defaults_and_help():
     assert "dropout masks" in docs_d["seed"] and "dropout masks" not in docs_o["seed"]
     assert docs_d["batch_size"] == "Images per optimiser step." and "main run" in docs_o["batch_size"]
     # --help and PRESET_HELP state the full preset's sizes from the presets themselves
-    assert "35 epochs, 1 seed(s)" in dropout.PRESET_HELP["full"] and set(dropout.PRESET_HELP) == {
+    assert "35 epochs, 1 seed" in dropout.PRESET_HELP["full"] and set(dropout.PRESET_HELP) == {
         "full",
         "quick",
     }
-    assert "8 epochs, 3 seed(s)" in optim.PRESET_HELP["full"] and "2 epochs" in optim.PRESET_HELP["quick"]
+    assert "8 epochs, 3 seeds" in optim.PRESET_HELP["full"] and "2 epochs" in optim.PRESET_HELP["quick"]
     assert all(docs_d.get(f.name) for f in dataclasses.fields(dropout.Config))

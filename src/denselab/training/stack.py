@@ -209,8 +209,10 @@ def activation_stats(stack: RunStack, x: torch.Tensor) -> list[dict[str, list[fl
     hidden: list[torch.Tensor] = []
     stack.forward(x, hidden=hidden)
     dims = (1, 2)
-    mean = torch.stack([a.mean(dims) for a in hidden], 1).tolist()  # (G, layers)
-    std = torch.stack([a.std(dims) for a in hidden], 1).tolist()
+    # run by run in float64: a diverging run's outputs (~1e35) would overflow float32's squares, and how a
+    # reduction over the whole stack meets that overflow depends on the group's size; a run's numbers must not
+    mean = [[float(a[r].double().mean()) for a in hidden] for r in range(len(stack.members))]  # (G, layers)
+    std = [[float(a[r].double().std()) for a in hidden] for r in range(len(stack.members))]
     sat = torch.stack(
         [((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean(dims) for a in hidden], 1
     ).tolist()
