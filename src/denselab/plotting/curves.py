@@ -101,17 +101,9 @@ def integer_epochs(*axes) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def divergence_legend(ax) -> None:
-    ax.plot(
-        [],
-        [],
-        marker="X",
-        ms=9,
-        color="white",
-        mec="black",
-        ls="none",
-        label="diverged here (non-finite loss)",
-    )
+def divergence_legend(ax, label: str = "diverged here (non-finite loss)") -> None:
+    """A legend entry for the X that marks where a run's loss went non-finite."""
+    ax.plot([], [], marker="X", ms=9, color="white", mec="black", ls="none", label=label)
 
 
 def divergence_box(ax, runs: Sequence[dict[str, Any]], std: float = 0.01) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from denselab.io import save_figure
-from denselab.plotting.curves import ARM_COLORS, arm_title, as_array, by_arm
+from denselab.plotting.curves import ARM_COLORS, arm_title, as_array, by_arm, divergence_legend
 
 PIXELS = {"unit": "[0, 1]", "standard": "standardised"}
 OUTCOME_COLORS = {
@@ -45,16 +45,7 @@ def first_epoch_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 
                 ax.plot(
                     [x[finite[-1]]], [y[finite[-1]]], marker="X", ms=10, color=color, mec="black", ls="none"
                 )
-    ax.plot(
-        [],
-        [],
-        marker="X",
-        ms=9,
-        color="white",
-        mec="black",
-        ls="none",
-        label="last finite loss before the blow-up",
-    )
+    divergence_legend(ax, "last finite loss before the blow-up")
     ax.set_yscale("log")
     lr, seeds = runs[0]["lr"], len({r["seed"] for r in runs})
     ax.set(

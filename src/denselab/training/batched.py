@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from denselab.training.loop import image_progress
 from denselab.training.stack import Member, RunStack, activation_stats
 
 __all__ = ["Data", "Member", "RunStack", "Shape", "activation_stats", "evaluate_group", "fit_group"]
@@ -158,15 +158,7 @@ def fit_group(
     rec = Record.empty(len(members), shape.epochs * steps_per_epoch, len(shape.widths) - 1)
     rec.initial = _initial_metrics(stack, data)
     order = [torch.Generator().manual_seed(m.seed) for m in members]  # data order, as fit's generator
-    bar = tqdm(
-        total=shape.epochs * steps_per_epoch * shape.batch_size * len(members),
-        desc=desc,
-        unit="img",
-        unit_scale=True,
-        disable=quiet,
-        leave=False,
-        dynamic_ncols=True,
-    )
+    bar = image_progress(shape.epochs * steps_per_epoch * shape.batch_size * len(members), desc, quiet)
     try:
         for epoch in range(1, shape.epochs + 1):
             if not len(stack):

@@ -221,6 +221,13 @@ def evaluate(
     return _mean(total_loss, len(x)), _acc(correct, len(x), classify)
 
 
+def image_progress(total: int, desc: str, quiet: bool) -> tqdm:
+    """A progress bar counting training images (renders as a widget in Jupyter, as text in a terminal)."""
+    return tqdm(
+        total=total, desc=desc, unit="img", unit_scale=True, disable=quiet, leave=False, dynamic_ncols=True
+    )
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -246,15 +253,7 @@ def fit(
     A non-finite loss ends the run with `history.diverged = True`."""
     x, y = train
     hist = History()
-    bar = tqdm(
-        total=epochs * len(x),
-        desc=desc,
-        unit="img",
-        unit_scale=True,
-        disable=quiet,
-        leave=False,
-        dynamic_ncols=True,
-    )
+    bar = image_progress(epochs * len(x), desc, quiet)
     try:
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
