@@ -68,6 +68,15 @@ def plural(n: Any, word: str, many: str | None = None) -> str:
     return f"{num(n)} {word if n == 1 else (many or word + 's')}"
 
 
+def verdict_for(verdict: str, n: int) -> str:
+    """A study's verdict as the verb of `n` networks: ('learns', 3) -> 'learn'; 'learns slowly' keeps its
+    adverb; 'stuck' and 'diverged' do not change."""
+    first, _, rest = str(verdict).partition(" ")
+    if n != 1 and first == "learns":
+        first = "learn"
+    return " ".join(w for w in (first, rest) if w)
+
+
 def names(items: Iterable[Any]) -> str:
     """['a', 'b', 'c'] -> 'a, b and c'."""
     items = [str(i) for i in items]
@@ -132,5 +141,22 @@ def code(x: Any) -> str:
 
 FILTERS = {
     f.__name__: f
-    for f in (pct, points, db, sci, seconds, num, plural, names, arm, stat, last, mean, quote, cell, code)
+    for f in (
+        pct,
+        points,
+        db,
+        sci,
+        seconds,
+        num,
+        plural,
+        verdict_for,
+        names,
+        arm,
+        stat,
+        last,
+        mean,
+        quote,
+        cell,
+        code,
+    )
 }

@@ -19,6 +19,8 @@ CAPTIONS = {
     "output_grid": "1.3 — each output unit's most confident images (p = softmax probability, y = true class)",
     "penultimate_grid": "1.4 — ten random units of the last hidden layer, as if they were the output",
     "overview": "t-SNE (top) and PCA (bottom) of every representation, side by side",
+    "overview_tsne": "t-SNE of every representation, from the raw pixels to the softmax output",
+    "overview_pca": "PCA of every representation, from the raw pixels to the softmax output",
     "separability": "k-NN accuracy in the 2-D maps against depth",
 }
 LAYER_WORDS = {"raw": "the raw pixels", "output": "the output logits", "softmax": "the softmax output"}
