@@ -1,5 +1,5 @@
 """Command-line options generated from the study configs, and the options every command shares
-(`../shared/CONTRACT.md`'s table). Every config field becomes `--field-name`, typed from its annotation,
+(the contract every command keeps). Every config field becomes `--field-name`, typed from its annotation,
 documented by its docstring and defaulted by the chosen `--preset`."""
 
 from __future__ import annotations
