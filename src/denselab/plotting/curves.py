@@ -166,9 +166,11 @@ def by_arm(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: float = 0.01) -> Path:
-    """One column per run: weight-gradient norm per layer (log), hidden activation mean per layer, and the
-    saturated (sigmoid) or dead (ReLU) fraction per layer, one line per probe point."""
-    fig, axes = plt.subplots(3, len(runs), figsize=(3.5 * len(runs), 8.4), squeeze=False)
+    """One row per run: weight-gradient norm per layer (log), hidden activation mean per layer, and the
+    saturated (sigmoid) or dead (ReLU) fraction per layer, one line per probe point. Drawn A4-wide (rows,
+    not columns, grow with the runs) so that it stays legible in print."""
+    fig, grid = plt.subplots(len(runs), 3, figsize=(10, 2.9 * len(runs)), squeeze=False)
+    axes = grid.T  # axes[quantity, run]
     for col, r in enumerate(runs):
         for p in r["probes"]:
             color = PROBE_COLORS.get(p["label"], "black")
@@ -197,7 +199,9 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
                     label=f"step {d['last_finite_grad_step']}: last finite gradients",
                 )
                 axes[0, col].legend(fontsize=7)
-        axes[0, col].set_title(head, fontsize=10)
+        axes[0, col].set_title(head, fontsize=10, loc="left")
+        axes[0, col].set_ylabel("weight-gradient norm (log)", fontsize=8)
+        axes[1, col].set_ylabel("mean activation", fontsize=8)
         axes[0, col].set_yscale("log")
         axes[0, col].set_xlabel("weight layer (1 = input, last = output)")
         axes[1, col].set_xlabel("hidden layer")
@@ -211,8 +215,6 @@ def probe_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: fl
         axes[2, col].set_ylabel(what, fontsize=8)
         for ax in axes[:, col]:
             ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("weight-gradient L2 norm (log)")
-    axes[1, 0].set_ylabel("mean activation")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
@@ -229,7 +231,7 @@ def dropout_figures(summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     runs = summary["runs"]
     per_arm = by_arm(runs)
     colors = {False: "tab:red", True: "tab:blue"}
-    fig, axes = plt.subplots(2, len(per_arm), figsize=(6.5 * len(per_arm), 8.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(per_arm), figsize=(4.6 * len(per_arm), 7.2), squeeze=False)
     for col, rs in enumerate(per_arm.values()):
         for use in (False, True):
             sel = [r for r in rs if r["dropout"] == use]

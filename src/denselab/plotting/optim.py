@@ -122,7 +122,7 @@ def curves_figure(runs: Sequence[dict[str, Any]], path: Path, title: str, std: f
 def first_steps_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:
     """Loss of every step over the first steps of each run (first seed), one panel per optimiser."""
     groups = group_runs(runs, "optimizer")
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 4.0), squeeze=False)
     for ax, ((opt,), group) in zip(axes[0], groups.items()):
         for arm, rs in by_arm(group).items():
             r = rs[0]
@@ -162,26 +162,24 @@ def lr_sweep_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.0
     per_arm = by_arm(runs)
     lrs = sorted({r["lr"] for r in runs})
     colors = {lr: LR_COLORS[i % len(LR_COLORS)] for i, lr in enumerate(lrs)}
-    fig, axes = plt.subplots(2, len(per_arm), figsize=(3.6 * len(per_arm), 6.6), squeeze=False, sharex=True)
+    # one row per arm, A4-wide: legible in print however many arms there are
+    fig, grid = plt.subplots(len(per_arm), 2, figsize=(8, 2.4 * len(per_arm)), squeeze=False, sharex=True)
+    axes = grid.T  # axes[quantity, arm]
     for col, rs in enumerate(per_arm.values()):
         for lr in lrs:
             sel = [r for r in rs if r["lr"] == lr]
             if sel:
                 band(axes[0, col], sel, "train_loss", colors[lr], f"lr {lr:g}")
                 band(axes[1, col], sel, "test_accuracy", colors[lr], f"lr {lr:g}")
-        axes[0, col].set(title=arm_title(rs[0], std), yscale="log")
+        axes[0, col].set(title=arm_title(rs[0], std), yscale="log", ylabel="training loss (log)")
+        axes[1, col].set(ylabel="test accuracy")
         axes[1, col].set(xlabel="epoch (0 = at initialisation)", ylim=(0, 1))
         axes[1, col].axhline(0.1, color="black", lw=0.8, ls=":")
         for ax in axes[:, col]:
             ax.grid(alpha=0.3, which="both")
         integer_epochs(*axes[:, col])
-    axes[0, 0].set_ylabel("training loss (log scale)")
-    axes[1, 0].set_ylabel("test accuracy (fraction)")
     divergence_legend(axes[0, 0])
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(
-        "Study 3, BEYOND THE ASSIGNMENT: the arms under plain SGD at several learning rates "
-        "(the assignment fixes lr 1.0)"
-    )
+    fig.suptitle("Beyond the assignment: plain SGD at several learning rates (the assignment fixes 1.0)")
     fig.tight_layout()
     return save_figure(fig, path)

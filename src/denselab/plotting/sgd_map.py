@@ -26,7 +26,7 @@ OUTCOME_COLORS = {
 def first_epoch_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 0.01) -> Path:
     """Training loss of every step of the first epoch (log scale) of each SGD run, one colour per arm, one
     line per seed; a run that blows up ends at its last finite step, with an X there."""
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
     for arm, rs in by_arm(runs).items():
         color = ARM_COLORS.get(arm)
         for i, r in enumerate(sorted(rs, key=lambda r: r["seed"])):
@@ -47,11 +47,12 @@ def first_epoch_figure(runs: Sequence[dict[str, Any]], path: Path, std: float = 
                 )
     divergence_legend(ax, "last finite loss before the blow-up")
     ax.set_yscale("log")
+    ax.set_xscale("log")  # the blow-ups happen within the first ten steps; the stuck runs take all of them
     lr, seeds = runs[0]["lr"], len({r["seed"] for r in runs})
     ax.set(
-        xlabel="optimiser step of the first epoch",
+        xlabel="optimiser step of the first epoch (log scale)",
         ylabel="training loss of the batch (log scale)",
-        title=f"Study 3 — plain SGD lr {lr:g}: the first epoch step by step ({seeds} seed(s))",
+        title=f"Plain SGD lr {lr:g}: the first epoch step by step ({seeds} seed{'s' if seeds != 1 else ''})",
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
