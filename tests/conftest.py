@@ -13,10 +13,20 @@ from typing import Any
 
 import pytest
 
-from denselab import cli
-from denselab.registry import REGISTRY
-
 REPO = Path(__file__).resolve().parents[1]
+# What the suite writes stays in the checkout: pytest's temporary folders (`--basetemp` in pyproject.toml)
+# and the caches and runtime files of matplotlib, Jupyter and IPython (set before they are imported).
+for _var, _sub in (
+    ("MPLCONFIGDIR", "matplotlib"),
+    ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+    ("JUPYTER_DATA_DIR", "jupyter-data"),
+    ("IPYTHONDIR", "ipython"),
+    ("XDG_CACHE_HOME", "cache"),
+):
+    os.environ.setdefault(_var, str(REPO / ".pytest-home" / _sub))
+
+from denselab import cli  # noqa: E402
+from denselab.registry import REGISTRY  # noqa: E402
 
 __all__ = ["REPO", "TINY"]
 
