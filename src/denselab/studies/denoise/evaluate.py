@@ -174,7 +174,7 @@ def unseen_noise(
     if len(track) >= longest:
         source = (
             f"The noise comes from the {parts} of the training pair's noise ({name}, "
-            f"{len(track) / sr:.1f} s), which the model never trained on."
+            f"{len(track) / sr:.1f} s)."
         )
         return track, False, source
     source = (
