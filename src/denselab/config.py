@@ -2,7 +2,7 @@
 
 Each study module defines a frozen dataclass `Config` (defaults = the assignment's `full` settings, a
 one-line docstring under every field) and `PRESETS`, a dict of field overrides per preset name. The CLI is
-generated from those dataclasses (see `cli.py`), so a new field is a new flag with no extra code.
+generated from those dataclasses (see `cli/options.py`), so a new field is a new flag with no extra code.
 """
 
 from __future__ import annotations
