@@ -26,6 +26,8 @@ def test_run_returns_the_summary_and_writes_the_cli_files(tmp_path: Path, data_d
     assert config["command"] == "dropout" and config["config"]["epochs"] == TINY["dropout"]["epochs"]
     html = denselab.report(out)
     assert html == out / "report.html" and html.stat().st_size > 0
+    # `denselab.report` stays the function once the report package is imported (it is `denselab.reporting`)
+    assert denselab.report(out) == html
 
 
 def test_run_rejects_bad_input_like_the_cli(tmp_path: Path, data_dir: Path) -> None:
@@ -34,6 +36,10 @@ def test_run_rejects_bad_input_like_the_cli(tmp_path: Path, data_dir: Path) -> N
         denselab.run("dropout", preset="quick", out=out, data_dir=data_dir, epochs=0)
     with pytest.raises(denselab.DenselabError, match=r"^unknown study 'mnsit' \(choose from mnist, denoise"):
         denselab.run("mnsit", out=out)
+    with pytest.raises(
+        denselab.DenselabError, match=r"^unknown device 'tpu' \(choose from auto, cpu, cuda\)$"
+    ):
+        denselab.run("dropout", out=out, data_dir=data_dir, device="tpu")
     with pytest.raises(denselab.DenselabError, match="unknown Config field"):
         denselab.run("mnist", out=out, data_dir=data_dir, epoch=3)
     with pytest.raises(denselab.DenselabError, match="--mnist-dir"):

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from denselab.config import Runtime, check_runtime, default_data_dir, default_out
-from denselab.errors import DenselabError
-from denselab.lock import out_lock
-from denselab.pipeline import run_study
+from denselab.pipeline import run_study, write_report
 from denselab.registry import study as find_study
 
 
@@ -42,8 +40,6 @@ def run(
     from denselab.training import resolve_device
 
     s = find_study(study)
-    if device not in ("auto", "cpu", "cuda"):
-        raise DenselabError(f"unknown device {device!r} (choose from auto, cpu, cuda)")
     runtime = Runtime(
         device=resolve_device(device),
         data_dir=str(data_dir) if data_dir is not None else default_data_dir(),
@@ -58,8 +54,4 @@ def run(
 def report(run_dir: str | os.PathLike, quiet: bool = True) -> Path:
     """Build `run_dir`/report.ipynb and report.html from the study results in `run_dir` (the folder
     `denselab all` writes, or one study's `out`); trains nothing. Returns the HTML file's path."""
-    from denselab.reporting import build_report
-
-    with out_lock(run_dir, "report", create=False):
-        paths = build_report(run_dir, quiet=quiet)
-    return next(Path(p) for p in paths if str(p).endswith(".html"))
+    return next(Path(p) for p in write_report(run_dir, quiet=quiet) if str(p).endswith(".html"))

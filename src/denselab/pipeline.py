@@ -85,16 +85,17 @@ def run_all(
     from denselab.reporting import build_report
 
     out = Path(out_dir)
-    skipped, failures, failed_runs = [], [], []
+    skipped: dict[str, str] = {}  # study name -> why its inputs are missing
+    failures, failed_runs = [], []
     for s in REGISTRY.values():  # every option and input checked before anything is written
         config = s.config(preset, {"seed": seed})
         try:
             s.check_inputs(config, runtime.data_dir)
         except MissingInput as e:
-            skipped.append(f"{s.name} skipped: {e}")
+            skipped[s.name] = str(e)
     with out_lock(out, "all"):
         for i, name in enumerate(REGISTRY, start=1):
-            if any(line.startswith(f"{name} skipped") for line in skipped):
+            if name in skipped:
                 continue
             if not runtime.quiet:
                 print(f"denselab all: [{i}/{len(REGISTRY)}] {name} -> {out / name}", file=sys.stderr)
@@ -109,4 +110,13 @@ def run_all(
         raise DenselabError(f"report built without {'; '.join(failures)}")
     if failed_runs:
         raise RunsFailed("; ".join(failed_runs))
-    return out, skipped
+    return out, [f"{name} skipped: {why}" for name, why in skipped.items()]
+
+
+def write_report(run_dir: str | os.PathLike, quiet: bool = False) -> list[Path]:
+    """`denselab report DIR` (and `denselab.report`): holding DIR's write lock, build DIR/report.ipynb and
+    DIR/report.html from the study results there; trains nothing. The paths written."""
+    from denselab.reporting import build_report
+
+    with out_lock(run_dir, "report", create=False):
+        return build_report(run_dir, quiet=quiet)

@@ -15,7 +15,7 @@ from denselab.config import Runtime, check_runtime, default_data_dir, default_ou
 from denselab.errors import DenselabError
 from denselab.io import to_jsonable
 from denselab.lock import out_lock
-from denselab.pipeline import run_study
+from denselab.pipeline import run_study, write_report
 from denselab.registry import REGISTRY
 
 
@@ -71,10 +71,7 @@ def cmd_all(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from denselab.reporting import build_report
-
-    with out_lock(args.dir, "report", create=False):
-        paths = build_report(args.dir, quiet=args.quiet)
+    paths = write_report(args.dir, quiet=args.quiet)
     print(f"denselab: report written: {', '.join(map(str, paths))}")
     return 0
 
